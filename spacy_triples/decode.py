@@ -1,0 +1,86 @@
+"""Pair scores -> triples (pure functions).
+
+The model hands over only the candidates above the candidate threshold, as sparse arrays of
+``(window, head, i, j)`` indices and their logits, so decoding never loops over all token pairs x
+relations: it loops over relation-head candidates and looks up the matching spans and tails.
+"""
+from typing import Dict, List, NamedTuple, Tuple
+
+import numpy
+
+
+class Candidates(NamedTuple):
+    """Sparse pair scores: ``index`` is an int array (k, 4) of (window, head, i, j); ``logit`` (k,)."""
+
+    index: numpy.ndarray
+    logit: numpy.ndarray
+
+    @classmethod
+    def empty(cls) -> "Candidates":
+        return cls(numpy.zeros((0, 4), dtype="i"), numpy.zeros((0,), dtype="f"))
+
+
+TripleRow = Tuple[int, int, int, int, int, float]  # s_start, s_end, rel, o_start, o_end, score
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + numpy.exp(-numpy.asarray(x, dtype="float64")))
+
+
+def logit(p: float) -> float:
+    """Inverse sigmoid, clipped so thresholds of 0 and 1 stay finite."""
+    p = min(max(float(p), 1e-7), 1 - 1e-7)
+    return float(numpy.log(p / (1 - p)))
+
+
+def dense_to_candidates(scores: numpy.ndarray, mask: numpy.ndarray, threshold: float) -> Candidates:
+    """Pick the positions of a dense (N, H, W, W) score array whose logit exceeds ``logit(threshold)``."""
+    hits = (scores > logit(threshold)) & numpy.broadcast_to(mask, scores.shape)
+    index = numpy.argwhere(hits).astype("i")
+    return Candidates(index, scores[hits].astype("f"))
+
+
+def decode_triples(
+    windows: numpy.ndarray,
+    n_docs: int,
+    entity: Candidates,
+    head: Candidates,
+    tail: Candidates,
+    threshold: float,
+    max_span_length: int,
+) -> List[List[TripleRow]]:
+    """Link candidates into triples, per doc, in doc token offsets (end exclusive).
+
+    A triple (subject (i, j), r, object (k, l)) is kept when the subject score [0, i, j], the object
+    score [1, k, l], head[r, i, k] and tail[r, j, l] all pass ``threshold`` (a probability) and both
+    spans are at most ``max_span_length`` tokens. Its score is the smallest of the four
+    probabilities. A triple found in several overlapping windows is kept once, with its best score.
+    """
+    cut = logit(threshold)
+    subjects: Dict[Tuple[int, int], List[Tuple[int, float]]] = {}
+    objects: Dict[Tuple[int, int], List[Tuple[int, float]]] = {}
+    for (w, h, i, j), s in zip(entity.index.tolist(), entity.logit.tolist()):
+        if s <= cut or j < i or j - i >= max_span_length:
+            continue
+        (subjects if h == 0 else objects).setdefault((w, i), []).append((j, s))
+    tails = {
+        (w, r, j, l): s
+        for (w, r, j, l), s in zip(tail.index.tolist(), tail.logit.tolist())
+        if s > cut
+    }
+    best: List[Dict[tuple, float]] = [{} for _ in range(n_docs)]
+    for (w, r, i, k), s_head in zip(head.index.tolist(), head.logit.tolist()):
+        if s_head <= cut:
+            continue
+        for j, s_subj in subjects.get((w, i), ()):
+            for l, s_obj in objects.get((w, k), ()):
+                s_tail = tails.get((w, r, j, l))
+                if s_tail is None:
+                    continue
+                doc, start = int(windows[w, 0]), int(windows[w, 1])
+                key = (start + i, start + j + 1, r, start + k, start + l + 1)
+                score = float(sigmoid(min(s_head, s_subj, s_obj, s_tail)))
+                if score > best[doc].get(key, -1.0):
+                    best[doc][key] = score
+    return [sorted(k + (v,) for k, v in doc_best.items()) for doc_best in best]
+

@@ -1,0 +1,43 @@
+"""Loss functions (pure, over xp arrays so they run on numpy and cupy alike)."""
+from typing import Tuple
+
+from thinc.api import get_array_module
+
+NEG = -1e12
+
+
+def _logsumexp_with_zero(xp, x, axis):
+    """log(1 + sum(exp(x))) along ``axis``, numerically stable; returns it with keepdims."""
+    m = xp.maximum(x.max(axis=axis, keepdims=True), 0.0)
+    return m + xp.log(xp.exp(-m) + xp.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+def multilabel_categorical_crossentropy(scores, targets, mask) -> Tuple[float, object]:
+    """Multilabel categorical cross-entropy (Su Jianlin, used by GlobalPointer/GPLinker).
+
+    scores, targets: float arrays (N, H, W, W); mask: bool array broadcastable to them (positions
+    outside the mask count neither as positives nor as negatives). Each (window, head) row is one
+    multilabel problem over its W*W positions:
+
+        loss_row = log(1 + sum_{neg} e^{s}) + log(1 + sum_{pos} e^{-s})
+
+    Returns (mean loss over rows with at least one valid position, gradient of that mean).
+    """
+    xp = get_array_module(scores)
+    n, h = scores.shape[:2]
+    s = scores.reshape((n, h, -1)).astype("float32")
+    y = targets.reshape((n, h, -1)) > 0.5
+    m = xp.broadcast_to(mask, scores.shape).reshape((n, h, -1))
+    neg = m & ~y
+    pos = m & y
+    s_neg = xp.where(neg, s, NEG)
+    s_pos = xp.where(pos, -s, NEG)
+    lse_neg = _logsumexp_with_zero(xp, s_neg, axis=-1)
+    lse_pos = _logsumexp_with_zero(xp, s_pos, axis=-1)
+    rows = m.any(axis=-1)
+    n_rows = max(int(rows.sum()), 1)
+    loss = float((lse_neg + lse_pos)[..., 0][rows].sum()) / n_rows
+    grad = xp.where(neg, xp.exp(s_neg - lse_neg), 0.0) - xp.where(pos, xp.exp(s_pos - lse_pos), 0.0)
+    grad = (grad / n_rows).astype("float32").reshape(scores.shape)
+    return loss, grad
+

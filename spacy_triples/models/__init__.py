@@ -1,0 +1,3 @@
+from .gplinker import PairCandidates, PairScores, build_global_pointer
+
+__all__ = ["PairCandidates", "PairScores", "build_global_pointer"]

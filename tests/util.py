@@ -1,0 +1,45 @@
+"""Shared test data: a handful of sentences covering a shared entity, a pair with two relations
+and nested spans."""
+import spacy
+from spacy.tokens import Doc
+from spacy.training import Example
+
+from spacy_triples import Triple
+
+# (words, [(s_start, s_end, relation, o_start, o_end)]) with token offsets, end exclusive
+TRAIN_DATA = [
+    ("Barack Obama was born in Honolulu .".split(), [(0, 2, "born_in", 5, 6)]),
+    (
+        "Angela Merkel lives in Berlin and works for the German government .".split(),
+        [(0, 2, "lives_in", 4, 5), (0, 2, "works_for", 8, 11)],
+    ),
+    (
+        "Paris is the capital and largest city of France .".split(),
+        [(0, 1, "capital_of", 8, 9), (0, 1, "located_in", 8, 9)],
+    ),
+    (
+        "The University of Chicago was founded by John Rockefeller .".split(),
+        [(1, 4, "located_in", 3, 4), (1, 4, "founded_by", 7, 9)],
+    ),
+    ("Microsoft hired Satya Nadella in Redmond .".split(), [(2, 4, "works_for", 0, 1), (0, 1, "located_in", 5, 6)]),
+]
+LABELS = sorted({r for _, triples in TRAIN_DATA for _, _, r, _, _ in triples})
+
+
+def make_doc(nlp, words, triples):
+    doc = Doc(nlp.vocab, words=words)
+    doc._.triples = [Triple(doc[s0:s1], rel, doc[o0:o1]) for s0, s1, rel, o0, o1 in triples]
+    return doc
+
+
+def make_examples(nlp, data=TRAIN_DATA):
+    return [Example(Doc(nlp.vocab, words=words), make_doc(nlp, words, triples)) for words, triples in data]
+
+
+def train(nlp, examples, n_iter=200, seed=0):
+    spacy.util.fix_random_seed(seed)
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(n_iter):
+        losses = {}
+        nlp.update(examples, sgd=optimizer, losses=losses, drop=0.0)
+    return losses
