@@ -4,7 +4,7 @@ The model hands over only the candidates above the candidate threshold, as spars
 ``(window, head, i, j)`` indices and their logits, so decoding never loops over all token pairs x
 relations: it loops over relation-head candidates and looks up the matching spans and tails.
 """
-from typing import Dict, List, NamedTuple, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy
 
@@ -57,21 +57,21 @@ def decode_triples(
     probabilities. A triple found in several overlapping windows is kept once, with its best score.
     """
     cut = logit(threshold)
+    lengths = windows[:, 2] - windows[:, 1] if len(windows) else numpy.zeros((0,), dtype="i")
+    entity = _filter(entity, cut, max_span_length)
+    # Bound the work on a poorly trained model (where half of all pairs may pass): a window of L
+    # tokens keeps at most 2L subject/object candidates and L per relation for head and tail,
+    # the best-scoring ones. A trained model stays far below these caps.
+    entity = _top_per_window(entity, 2 * lengths)
+    head = _top_per_window(_filter(head, cut), len(numpy.unique(head.index[:, 1])) * lengths)
+    tail = _top_per_window(_filter(tail, cut), len(numpy.unique(tail.index[:, 1])) * lengths)
     subjects: Dict[Tuple[int, int], List[Tuple[int, float]]] = {}
     objects: Dict[Tuple[int, int], List[Tuple[int, float]]] = {}
     for (w, h, i, j), s in zip(entity.index.tolist(), entity.logit.tolist()):
-        if s <= cut or j < i or j - i >= max_span_length:
-            continue
         (subjects if h == 0 else objects).setdefault((w, i), []).append((j, s))
-    tails = {
-        (w, r, j, l): s
-        for (w, r, j, l), s in zip(tail.index.tolist(), tail.logit.tolist())
-        if s > cut
-    }
+    tails = {(w, r, j, l): s for (w, r, j, l), s in zip(tail.index.tolist(), tail.logit.tolist())}
     best: List[Dict[tuple, float]] = [{} for _ in range(n_docs)]
     for (w, r, i, k), s_head in zip(head.index.tolist(), head.logit.tolist()):
-        if s_head <= cut:
-            continue
         for j, s_subj in subjects.get((w, i), ()):
             for l, s_obj in objects.get((w, k), ()):
                 s_tail = tails.get((w, r, j, l))
@@ -84,3 +84,25 @@ def decode_triples(
                     best[doc][key] = score
     return [sorted(k + (v,) for k, v in doc_best.items()) for doc_best in best]
 
+
+
+def _filter(cands: Candidates, cut: float, max_span_length: Optional[int] = None) -> Candidates:
+    keep = cands.logit > cut
+    if max_span_length is not None:
+        span = cands.index[:, 3] - cands.index[:, 2]
+        keep &= (span >= 0) & (span < max_span_length)
+    return Candidates(cands.index[keep], cands.logit[keep])
+
+
+def _top_per_window(cands: Candidates, caps: numpy.ndarray) -> Candidates:
+    """Keep the ``caps[w]`` best candidates of each window w."""
+    if len(cands.logit) == 0:
+        return cands
+    window = cands.index[:, 0]
+    order = numpy.lexsort((-cands.logit, window))
+    sorted_window = window[order]
+    first = numpy.searchsorted(sorted_window, sorted_window, side="left")
+    rank = numpy.arange(len(order)) - first
+    keep = order[rank < caps[sorted_window]]
+    keep.sort()
+    return Candidates(cands.index[keep], cands.logit[keep])

@@ -52,10 +52,21 @@ def valid_masks(lengths: torch.Tensor, width: int, max_span_length: int):
 
 
 def sparse_above(scores: torch.Tensor, mask: torch.Tensor, cut: float, offset: int):
-    hits = (scores > cut) & mask
-    index = hits.nonzero()
-    index[:, 0] += offset
-    return index, scores[hits]
+    """Positions of scores (n, H, W, W) above ``cut`` inside ``mask``, as (index (k, 4), logit (k,)).
+
+    At most W positions per (window, head) are kept, the best ones, so that a poorly trained model
+    (where half of all pairs may pass) cannot flood the decoder. Rows come out in index order.
+    """
+    n, heads, width, _ = scores.shape
+    flat = scores.masked_fill(~mask, float("-inf")).reshape(n, heads, width * width)
+    values, positions = flat.topk(min(width, width * width), dim=-1)
+    hits = values > cut
+    rows = hits.nonzero()
+    pos = positions[hits]
+    order = torch.argsort((rows[:, 0] * heads + rows[:, 1]) * width * width + pos)
+    rows, pos, logits = rows[order], pos[order], values[hits][order]
+    index = torch.stack([rows[:, 0] + offset, rows[:, 1], pos // width, pos % width], dim=1)
+    return index, logits
 
 
 class GlobalPointerLinker(nn.Module):
@@ -63,8 +74,8 @@ class GlobalPointerLinker(nn.Module):
 
     forward(x, lengths) returns dense logits (entity (N, 2, W, W), head (N, R, W, W),
     tail (N, R, W, W)) for training. With ``threshold`` (a logit) it returns only the positions
-    above it as sparse (index, logit) pairs, computed over chunks of windows so that inference
-    memory stays bounded however many windows a batch has.
+    above it as sparse (index, logit) pairs (see ``sparse_above``), computed over chunks of
+    windows so that inference memory stays bounded however many windows a batch has.
     """
 
     def __init__(self, width: int, n_relations: int, head_size: int = 64, dropout: float = 0.1):

@@ -1,0 +1,83 @@
+"""``spacy-triples`` command line: convert datasets, extract triples with a trained pipeline."""
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import spacy
+
+from .convert import READERS, ConversionReport, write_docbin
+
+
+def convert(input_path: str, output_path: str, fmt: str = "unified", lang: str = "en") -> ConversionReport:
+    """Convert a dataset file to a .spacy DocBin; returns the accounting of every record."""
+    if fmt not in READERS:
+        raise ValueError(f"Unknown format '{fmt}'. Choose one of: {', '.join(sorted(READERS))}.")
+    if not Path(input_path).exists():
+        raise ValueError(f"Input file {input_path} does not exist.")
+    nlp = spacy.blank(lang)
+    report = ConversionReport()
+    write_docbin(READERS[fmt](Path(input_path), nlp.vocab, report), Path(output_path))
+    report.check()
+    return report
+
+
+def _read_lines(path: str) -> Iterator[str]:
+    handle = sys.stdin if path == "-" else open(path, encoding="utf8", errors="replace")
+    try:
+        for line in handle:
+            yield line.rstrip("\n")
+    finally:
+        if handle is not sys.stdin:
+            handle.close()
+
+
+def extract(model: str, input_path: str, output_path: str, batch_size: int = 64, show: bool = False) -> int:
+    """Run a pipeline over a text file (one document per line) and write one JSON record per line."""
+    nlp = spacy.load(model)
+    out = sys.stdout if output_path == "-" else open(output_path, "w", encoding="utf8")
+    n = 0
+    try:
+        for i, doc in enumerate(nlp.pipe(_read_lines(input_path), batch_size=batch_size)):
+            triples = [t.to_dict() for t in doc._.triples]
+            out.write(json.dumps({"id": i, "text": doc.text, "triples": triples}, ensure_ascii=False) + "\n")
+            n += 1
+            if show:
+                print(f"\n{doc.text}", file=sys.stderr)
+                for t in doc._.triples:
+                    print(f"  ({t.subject.text} | {t.relation} | {t.object.text})  {t.score:.2f}", file=sys.stderr)
+                if not doc._.triples:
+                    print("  (no triples)", file=sys.stderr)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return n
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="spacy-triples", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("convert", help="convert a dataset file to a .spacy DocBin with gold doc._.triples")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--format", default="unified", choices=sorted(READERS))
+    p.add_argument("--lang", default="en")
+    p = sub.add_parser("extract", help="extract triples from a text file (one document per line)")
+    p.add_argument("model")
+    p.add_argument("input", help="text file, or - for stdin")
+    p.add_argument("output", help="JSONL file, or - for stdout")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--show", action="store_true", help="also print the triples readably on stderr")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "convert":
+            report = convert(args.input, args.output, args.format, args.lang)
+            print(report.table())
+        elif args.command == "extract":
+            n = extract(args.model, args.input, args.output, args.batch_size, args.show)
+            print(f"\n{n} documents written to {args.output}", file=sys.stderr)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0

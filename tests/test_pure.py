@@ -1,0 +1,233 @@
+"""Pure functions: windows, targets, masks, loss, decoding - on hand-written arrays."""
+import numpy
+import pytest
+import torch
+
+from spacy_triples.decode import Candidates, decode_triples, dense_to_candidates, logit
+from spacy_triples.losses import multilabel_categorical_crossentropy
+from spacy_triples.models.torch_modules import GlobalPointerLinker, rotary, valid_masks
+from spacy_triples.targets import count_unreachable, make_masks, make_targets
+from spacy_triples.windows import entity_mask, pair_mask, plan_windows, window_token_index
+
+
+def test_plan_windows_short_and_empty_docs():
+    w = plan_windows([5, 0, 3], window_size=8, stride=4)
+    assert w.tolist() == [[0, 0, 5], [2, 0, 3]]
+
+
+def test_plan_windows_long_doc_covers_close_pairs():
+    n, size, stride = 23, 8, 4
+    w = plan_windows([n], size, stride)
+    assert all(e - s <= size for _, s, e in w)
+    assert w[0, 1] == 0 and w[-1, 2] == n
+    # any two tokens closer than size - stride + 1 share a window
+    for a in range(n):
+        for b in range(a, min(n, a + size - stride + 1)):
+            assert any(s <= a and b < e for _, s, e in w), (a, b)
+
+
+def test_plan_windows_bad_settings():
+    with pytest.raises(ValueError, match="window_size"):
+        plan_windows([3], window_size=4, stride=5)
+
+
+def test_window_token_index_pads():
+    w = plan_windows([2, 3], 8, 4)
+    index = window_token_index(w, [2, 3], pad_index=99)
+    assert index.tolist() == [[0, 1, 99], [2, 3, 4]]
+
+
+def test_masks():
+    ent = entity_mask([3], width=4, max_span_length=2)[0, 0]
+    expected = numpy.zeros((4, 4), dtype=bool)
+    for i, j in [(0, 0), (0, 1), (1, 1), (1, 2), (2, 2)]:
+        expected[i, j] = True
+    assert (ent == expected).all()
+    pair = pair_mask([2], 3)[0, 0]
+    assert pair.sum() == 4 and not pair[2].any() and not pair[:, 2].any()
+
+
+def test_torch_masks_match_numpy_masks():
+    e, p = valid_masks(torch.tensor([3, 5]), 6, 2)
+    assert (e.numpy() == entity_mask([3, 5], 6, 2)).all()
+    assert (p.numpy() == pair_mask([3, 5], 6)).all()
+
+
+def test_make_targets_and_masks():
+    windows = numpy.asarray([[0, 0, 6], [1, 0, 4]], dtype="i")
+    gold = [[(0, 2, 1, 4, 5)], None]
+    ent, head, tail = make_targets(windows, 6, 2, gold)
+    assert ent[0, 0, 0, 1] == 1 and ent[0, 1, 4, 4] == 1 and ent.sum() == 2
+    assert head[0, 1, 0, 4] == 1 and head.sum() == 1
+    assert tail[0, 1, 1, 4] == 1 and tail.sum() == 1
+    ent_mask, pair_mask_ = make_masks(windows, 6, 3, gold)
+    assert not ent_mask[1].any() and not pair_mask_[1].any()  # unannotated doc is masked
+    assert ent_mask[0, 0, 0, 1] and not ent_mask[0, 0, 1, 0] and not ent_mask[0, 0, 0, 4]
+
+
+def test_targets_across_windows():
+    windows = plan_windows([10], 6, 4)  # [0, 6), [4, 10)
+    gold = [[(0, 1, 0, 8, 9), (4, 5, 0, 5, 6)]]
+    ent, head, tail = make_targets(windows, 6, 1, gold)
+    # the first triple lies in no window; the second lies in both
+    assert head[0].sum() == 1 and head[0, 0, 4, 5] == 1 and head[1].sum() == 1 and head[1, 0, 0, 1] == 1
+    assert ent[0, 0, 0, 0] == 1  # its subject is still an entity where it lies
+    assert count_unreachable(gold, windows) == 1
+
+
+def _mce_reference(scores, targets, mask):
+    total, rows = 0.0, 0
+    for idx in numpy.ndindex(scores.shape[:2]):
+        s, y, m = scores[idx].ravel(), targets[idx].ravel(), mask[idx].ravel()
+        if not m.any():
+            continue
+        rows += 1
+        neg = numpy.concatenate([[0.0], s[m & (y == 0)]])
+        pos = numpy.concatenate([[0.0], -s[m & (y == 1)]])
+        total += numpy.log(numpy.exp(neg).sum()) + numpy.log(numpy.exp(pos).sum())
+    return total / max(rows, 1)
+
+
+def test_mce_value_and_gradient():
+    rng = numpy.random.default_rng(0)
+    scores = rng.normal(size=(2, 3, 4, 4)).astype("float64")
+    targets = (rng.random((2, 3, 4, 4)) > 0.8).astype("f")
+    mask = rng.random((2, 1, 4, 4)) > 0.2
+    mask[1] = False
+    mask_full = numpy.broadcast_to(mask, scores.shape)
+    loss, grad = multilabel_categorical_crossentropy(scores.astype("f"), targets, mask)
+    assert loss == pytest.approx(_mce_reference(scores, targets, mask_full), rel=1e-4)
+    eps = 1e-3
+    for idx in [(0, 0, 1, 2), (0, 2, 3, 3), (0, 1, 0, 0)]:
+        plus, minus = scores.copy(), scores.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        numeric = (_mce_reference(plus, targets, mask_full) - _mce_reference(minus, targets, mask_full)) / (2 * eps)
+        assert grad[idx] == pytest.approx(numeric, abs=1e-3)
+    assert (grad[1] == 0).all() and (grad[~mask_full] == 0).all()
+
+
+def test_mce_perfect_scores_give_small_loss():
+    targets = numpy.zeros((1, 1, 3, 3), dtype="f")
+    targets[0, 0, 1, 2] = 1
+    scores = numpy.where(targets > 0, 20.0, -20.0).astype("f")
+    loss, _ = multilabel_categorical_crossentropy(scores, targets, numpy.ones((1, 1, 3, 3), bool))
+    assert loss < 1e-6
+
+
+def _cands(items, n_heads=2):
+    if not items:
+        return Candidates.empty()
+    index = numpy.asarray([k for k, _ in items], dtype="i")
+    return Candidates(index, numpy.asarray([v for _, v in items], dtype="f"))
+
+
+def test_decode_shared_entity_multi_relation_and_nested():
+    # one window [0, 8) of doc 0: subject (1,3) ; objects (3,3) nested in it and (5,6)
+    windows = numpy.asarray([[0, 0, 8]], dtype="i")
+    entity = _cands([((0, 0, 1, 3), 5.0), ((0, 1, 3, 3), 4.0), ((0, 1, 5, 6), 3.0)])
+    head = _cands([((0, 0, 1, 3), 2.0), ((0, 1, 1, 5), 2.0), ((0, 2, 1, 5), 1.0)])
+    tail = _cands([((0, 0, 3, 3), 2.0), ((0, 1, 3, 6), 2.0), ((0, 2, 3, 6), 0.5)])
+    rows = decode_triples(windows, 1, entity, head, tail, threshold=0.5, max_span_length=24)
+    got = [r[:5] for r in rows[0]]
+    assert got == [(1, 4, 0, 3, 4), (1, 4, 1, 5, 7), (1, 4, 2, 5, 7)]
+    score = rows[0][2][5]
+    assert score == pytest.approx(1 / (1 + numpy.exp(-0.5)))
+    assert all(isinstance(r[5], float) for r in rows[0])
+    # a higher threshold drops the weak relation
+    rows = decode_triples(windows, 1, entity, head, tail, threshold=0.7, max_span_length=24)
+    assert [r[2] for r in rows[0]] == [0, 1]
+
+
+def test_decode_requires_every_part():
+    windows = numpy.asarray([[0, 0, 4]], dtype="i")
+    entity = _cands([((0, 0, 0, 0), 3.0), ((0, 1, 2, 2), 3.0)])
+    head = _cands([((0, 0, 0, 2), 3.0)])
+    assert decode_triples(windows, 1, entity, head, Candidates.empty(), 0.5, 24) == [[]]
+    assert decode_triples(windows, 1, _cands(entity_items := [((0, 0, 0, 0), 3.0)]), head,
+                          _cands([((0, 0, 0, 2), 3.0)]), 0.5, 24) == [[]]
+    # span length cap
+    entity = _cands([((0, 0, 0, 1), 3.0), ((0, 1, 2, 2), 3.0)])
+    tail = _cands([((0, 0, 1, 2), 3.0)])
+    assert decode_triples(windows, 1, entity, head, tail, 0.5, 1) == [[]]
+    assert len(decode_triples(windows, 1, entity, head, tail, 0.5, 2)[0]) == 1
+
+
+def test_decode_merges_overlapping_windows_and_maps_offsets():
+    windows = numpy.asarray([[0, 0, 6], [0, 4, 10], [1, 0, 3]], dtype="i")
+    # the same triple (tokens 4 -> 5, rel 0) seen in window 0 at (4, 5) and window 1 at (0, 1)
+    entity = _cands([((0, 0, 4, 4), 2.0), ((0, 1, 5, 5), 2.0), ((1, 0, 0, 0), 3.0), ((1, 1, 1, 1), 3.0)])
+    head = _cands([((0, 0, 4, 5), 2.0), ((1, 0, 0, 1), 3.0)])
+    tail = _cands([((0, 0, 4, 5), 2.0), ((1, 0, 0, 1), 3.0)])
+    rows = decode_triples(windows, 2, entity, head, tail, 0.5, 24)
+    assert len(rows[0]) == 1 and rows[1] == []
+    assert rows[0][0][:5] == (4, 5, 0, 5, 6)
+    assert rows[0][0][5] == pytest.approx(1 / (1 + numpy.exp(-3.0)))
+
+
+def test_dense_to_candidates():
+    scores = numpy.full((1, 2, 3, 3), -5.0, dtype="f")
+    scores[0, 1, 0, 2] = 1.0
+    scores[0, 0, 2, 0] = 1.0  # masked: end before start
+    c = dense_to_candidates(scores, entity_mask([3], 3, 24), 0.5)
+    assert c.index.tolist() == [[0, 1, 0, 2]]
+    assert logit(0.5) == 0.0
+
+
+def _expected_sparse(dense, mask, cut):
+    """Per (window, head): positions above cut inside mask, the best W of them, in index order."""
+    n, heads, width, _ = dense.shape
+    rows, values = [], []
+    for w in range(n):
+        for h in range(heads):
+            hits = [(dense[w, h, i, j], i, j) for i in range(width) for j in range(width)
+                    if mask[w, 0, i, j] and dense[w, h, i, j] > cut]
+            for v, i, j in sorted(sorted(hits, reverse=True)[:width], key=lambda t: (t[1], t[2])):
+                rows.append([w, h, i, j])
+                values.append(v)
+    return rows, values
+
+
+def test_torch_sparse_output_matches_dense():
+    torch.manual_seed(0)
+    module = GlobalPointerLinker(8, 3, head_size=4, dropout=0.0).eval()
+    x = torch.randn(2, 5, 8)
+    lengths = torch.tensor([5, 3])
+    with torch.no_grad():
+        ent, head, tail = module(x, lengths)
+        sparse = module(x, lengths, threshold=-0.2, max_span_length=2, max_chunk_elements=1)
+    e_mask, p_mask = entity_mask([5, 3], 5, 2), pair_mask([5, 3], 5)
+    capped = 0
+    for dense, mask, (index, values) in zip(
+        (ent, head, tail), (e_mask, p_mask, p_mask), (sparse[0:2], sparse[2:4], sparse[4:6])
+    ):
+        rows, expected_values = _expected_sparse(dense.numpy(), mask, -0.2)
+        assert index.numpy().tolist() == rows
+        assert numpy.allclose(values.numpy(), expected_values)
+        capped += len(dense_to_candidates(dense.numpy(), mask, 1 / (1 + numpy.exp(0.2))).logit) - len(rows)
+    assert capped > 0  # the per-row cap was exercised
+
+
+def test_rotary_is_relative():
+    torch.manual_seed(0)
+    q = torch.randn(1, 1, 8).repeat(1, 6, 1)
+    k = torch.randn(1, 1, 8).repeat(1, 6, 1)
+    dots = torch.einsum("bmd,bnd->bmn", rotary(q), rotary(k))[0]
+    assert torch.allclose(dots[0, 2], dots[3, 5], atol=1e-5)
+    assert not torch.allclose(dots[0, 2], dots[0, 3], atol=1e-3)
+
+
+def test_decode_bounds_work_for_an_untrained_model():
+    # every position passes: the decoder keeps the best candidates per window and stays fast
+    rng = numpy.random.default_rng(0)
+    n, r, width = 4, 5, 40
+    windows = numpy.asarray([[i, 0, width] for i in range(n)], dtype="i")
+    e_mask, p_mask = entity_mask([width] * n, width, 24), pair_mask([width] * n, width)
+    ent = dense_to_candidates(rng.normal(3, 1, (n, 2, width, width)).astype("f"), e_mask, 0.5)
+    head = dense_to_candidates(rng.normal(3, 1, (n, r, width, width)).astype("f"), p_mask, 0.5)
+    tail = dense_to_candidates(rng.normal(3, 1, (n, r, width, width)).astype("f"), p_mask, 0.5)
+    rows = decode_triples(windows, n, ent, head, tail, 0.5, 24)
+    assert len(rows) == n
+    for doc_rows in rows:
+        assert len(doc_rows) <= r * width
+        assert all(0 <= s0 < s1 <= width and 0 <= o0 < o1 <= width for s0, s1, _, o0, o1, _ in doc_rows)
