@@ -33,6 +33,7 @@ head_size = 64
 dropout = 0.1
 window_size = 128
 window_stride = 64
+relation_rope = true
 mixed_precision = false
 
 [model.tok2vec]
@@ -289,9 +290,9 @@ class TripleExtractor(TrainablePipe):
             for label in labels:
                 self.add_label(label)
         else:
-            for eg in get_examples():
-                for triple in eg.reference._.triples:
-                    self.add_label(triple.relation)
+            found = {row[3] for eg in get_examples() for row in eg.reference._.get(DATA_ATTR) or []}
+            for label in sorted(found):
+                self.add_label(label)
         self._require_labels()
         sample = [eg.predicted for eg in islice(get_examples(), 10)]
         head = self.model.get_ref("head")

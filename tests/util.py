@@ -22,6 +22,8 @@ TRAIN_DATA = [
         [(1, 4, "located_in", 3, 4), (1, 4, "founded_by", 7, 9)],
     ),
     ("Microsoft hired Satya Nadella in Redmond .".split(), [(2, 4, "works_for", 0, 1), (0, 1, "located_in", 5, 6)]),
+    # the same fact repeated, so the model also sees it inside running text (for the long-doc test)
+    ("Barack Obama was born in Honolulu . ".split() * 3, [(k, k + 2, "born_in", k + 5, k + 6) for k in (0, 7, 14)]),
 ]
 LABELS = sorted({r for _, triples in TRAIN_DATA for _, _, r, _, _ in triples})
 

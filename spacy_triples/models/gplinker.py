@@ -36,6 +36,7 @@ def build_global_pointer(
     dropout: float = 0.1,
     window_size: int = 128,
     window_stride: int = 64,
+    relation_rope: bool = True,
     mixed_precision: bool = False,
     grad_scaler_config: Optional[dict] = None,
 ) -> Model[List[Doc], Any]:
@@ -46,6 +47,8 @@ def build_global_pointer(
     head_size: width of the shared query/key projections of each pointer.
     window_size, window_stride: token pairs are scored within windows of this many tokens,
         overlapping by (window_size - window_stride), so memory is linear in doc length.
+    relation_rope: rotary relative positions in the relation head/tail pointers too (GPLinker
+        has them only in the entity pointer); needed by encoders without positions, like the CNN.
     mixed_precision, grad_scaler_config: passed to thinc's ``PyTorchWrapper_v2`` for GPU AMP.
     """
     head = Model(
@@ -58,6 +61,7 @@ def build_global_pointer(
             "dropout": dropout,
             "window_size": window_size,
             "window_stride": window_stride,
+            "relation_rope": relation_rope,
             "mixed_precision": mixed_precision,
             "grad_scaler_config": dict(grad_scaler_config or {}),
             # set by the pipe before prediction:
@@ -83,7 +87,9 @@ def _head_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None
             f"labels (nO) must be known, got nI={n_in}, nO={n_out}. Initialize the pipe with "
             "examples that carry doc._.triples or give labels to initialize()."
         )
-    module = GlobalPointerLinker(n_in, n_out, model.attrs["head_size"], model.attrs["dropout"])
+    module = GlobalPointerLinker(
+        n_in, n_out, model.attrs["head_size"], model.attrs["dropout"], model.attrs["relation_rope"]
+    )
     grad_scaler = None
     if model.attrs["grad_scaler_config"]:
         from thinc.api import PyTorchGradScaler

