@@ -36,6 +36,8 @@ def _read_lines(path: str) -> Iterator[str]:
 def extract(model: str, input_path: str, output_path: str, batch_size: int = 64, show: bool = False) -> int:
     """Run a pipeline over a text file (one document per line) and write one JSON record per line."""
     nlp = spacy.load(model)
+    if output_path != "-":
+        Path(output_path).parent.mkdir(parents=True, exist_ok=True)
     out = sys.stdout if output_path == "-" else open(output_path, "w", encoding="utf8")
     n = 0
     try:
