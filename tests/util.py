@@ -45,3 +45,19 @@ def train(nlp, examples, n_iter=200, seed=0):
         losses = {}
         nlp.update(examples, sgd=optimizer, losses=losses, drop=0.0)
     return losses
+
+
+def build_tiny_bert(folder):
+    """A tiny random BERT (2 layers, 32 wide) with a vocab of the test words, saved to ``folder``."""
+    import transformers
+
+    words = sorted({w.lower() for words, _ in TRAIN_DATA for w in words})
+    vocab = list(dict.fromkeys(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + list("abcdefghijklmnopqrstuvwxyz.")))
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf8")
+    config = transformers.BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
+    )
+    transformers.BertModel(config).save_pretrained(folder)
+    transformers.BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(folder)
+    return str(folder)
