@@ -173,6 +173,11 @@ class TripleExtractor(TrainablePipe):
     def predict(self, docs: Iterable[Doc]):
         """Score token pairs for a batch of docs; returns sparse candidates (no side effects)."""
         docs = list(docs)
+        if not self.model.get_ref("head").layers:
+            raise ValueError(
+                f"The '{self.name}' component is not initialized: call nlp.initialize() with training "
+                "examples (or labels) first, or load a trained pipeline with spacy.load()."
+            )
         return self.model.predict(docs)
 
     def set_annotations(self, docs: Iterable[Doc], scores) -> None:

@@ -256,6 +256,13 @@ def test_scorer_counts_misses_and_per_type():
     assert scorer([Example(nothing, gold)])["triples_r"] == 0.0
 
 
+def test_predict_before_initialize_is_a_clear_error():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("triple_extractor")
+    with pytest.raises(ValueError, match="not initialized"):
+        nlp("Barack Obama was born in Honolulu .")
+
+
 def test_bad_settings():
     nlp = spacy.blank("en")
     with pytest.raises(ValueError, match="threshold"):
