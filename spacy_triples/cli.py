@@ -59,19 +59,20 @@ def extract(model: str, input_path: str, output_path: str, batch_size: int = 64,
 
 def evaluate(model: str, data_path: str, output_path: Optional[str] = None) -> dict:
     """Score a pipeline on a .spacy file: overall, per relation and per overlap class."""
-    from spacy.tokens import DocBin
-    from spacy.training import Example
+    from spacy.training import Corpus
 
     nlp = spacy.load(model)
     if not Path(data_path).exists():
         raise ValueError(f"Evaluation data {data_path} does not exist (make it with 'spacy-triples convert').")
-    refs = list(DocBin().from_disk(data_path).get_docs(nlp.vocab))
-    scores = nlp.evaluate([Example(nlp.make_doc(doc.text), doc) for doc in refs])
+    # spaCy's own reader, so the examples (and scores) are those of `spacy train` and `spacy evaluate`:
+    # pre-tokenized data keeps its tokens.
+    examples = list(Corpus(data_path)(nlp))
+    scores = nlp.evaluate(examples)
     keys = ("triples_p", "triples_r", "triples_f", "triple_ents_p", "triple_ents_r", "triple_ents_f")
     result = {k: scores.get(k) for k in keys}
     result["triples_per_type"] = scores.get("triples_per_type")
     result["triples_per_overlap"] = scores.get("triples_per_overlap")
-    result["n_docs"] = len(refs)
+    result["n_docs"] = len(examples)
     if output_path:
         Path(output_path).parent.mkdir(parents=True, exist_ok=True)
         Path(output_path).write_text(json.dumps(result, indent=2), encoding="utf8")
