@@ -7,20 +7,44 @@ from typing import Iterator, List, Optional
 
 import spacy
 
-from .convert import READERS, ConversionReport, write_docbin
+from .convert import READERS, ConversionReport, detect_format, load_schema, write_docbin
 
 
-def convert(input_path: str, output_path: str, fmt: str = "unified", lang: str = "en") -> ConversionReport:
+def convert(
+    input_path: str,
+    output_path: str,
+    fmt: str = "auto",
+    lang: Optional[str] = None,
+    schema: Optional[str] = None,
+    strict: bool = False,
+    progress: bool = False,
+) -> ConversionReport:
     """Convert a dataset file to a .spacy DocBin; returns the accounting of every record."""
-    if fmt not in READERS:
-        raise ValueError(f"Unknown format '{fmt}'. Choose one of: {', '.join(sorted(READERS))}.")
-    if not Path(input_path).exists():
-        raise ValueError(f"Input file {input_path} does not exist.")
-    nlp = spacy.blank(lang)
-    report = ConversionReport()
-    write_docbin(READERS[fmt](Path(input_path), nlp.vocab, report), Path(output_path))
+    docs, report = read_dataset(input_path, fmt, lang, schema, strict, progress)
+    write_docbin(docs, Path(output_path))
     report.check()
     return report
+
+
+def read_dataset(input_path, fmt="auto", lang=None, schema=None, strict=False, progress=False):
+    """Return (lazy iterator of docs, report) for a dataset file in any supported format."""
+    path = Path(input_path)
+    if not path.is_file():
+        raise ValueError(f"Input file {input_path} does not exist (or is not a file).")
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt not in READERS:
+        raise ValueError(f"Unknown format '{fmt}'. Choose one of: auto, {', '.join(sorted(READERS))}.")
+    if lang is None:
+        lang = "zh" if fmt == "duie" else "en"
+    nlp = spacy.blank(lang)
+    report = ConversionReport(strict=strict)
+    docs = READERS[fmt](path, nlp, report, schema=load_schema(Path(schema)) if schema else None)
+    if progress:
+        from tqdm import tqdm
+
+        docs = tqdm(docs, desc=f"converting {path.name} ({fmt})", unit=" docs", file=sys.stderr, leave=False)
+    return docs, report
 
 
 def _read_lines(path: str) -> Iterator[str]:
@@ -99,8 +123,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = sub.add_parser("convert", help="convert a dataset file to a .spacy DocBin with gold doc._.triples")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--format", default="unified", choices=sorted(READERS))
-    p.add_argument("--lang", default="en")
+    p.add_argument("--format", default="auto", choices=["auto"] + sorted(READERS),
+                   help="input format (default: detected from the first record)")
+    p.add_argument("--lang", default=None, help="language of the tokenizer (default: zh for DuIE, else en)")
+    p.add_argument("--schema", help="relation schema (DuIE schema, CasRel rel2id.json, or one name per line): "
+                   "triples with other relations are skipped and counted")
+    p.add_argument("--strict", action="store_true", help="make any skipped record or triple an error")
+    p = sub.add_parser("stats", help="describe a dataset (.spacy or any convert format)")
+    p.add_argument("input")
+    p.add_argument("--format", default="auto", choices=["auto"] + sorted(READERS))
+    p.add_argument("--lang", default=None)
+    p.add_argument("--max-wordpieces", type=int, default=512)
+    p.add_argument("--wordpiece-model", help="tokenizer folder for the wordpiece count (default: MiniLM package)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p = sub.add_parser("extract", help="extract triples from a text file (one document per line)")
     p.add_argument("model")
     p.add_argument("input", help="text file, or - for stdin")
@@ -118,8 +153,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "convert":
-            report = convert(args.input, args.output, args.format, args.lang)
+            report = convert(args.input, args.output, args.format, args.lang, args.schema, args.strict,
+                             progress=sys.stderr.isatty())
             print(report.table())
+        elif args.command == "stats":
+            from .stats import dataset_stats, format_stats, load_wordpiece_tokenizer
+
+            if args.input.endswith(".spacy"):
+                from spacy.tokens import DocBin
+
+                if not Path(args.input).is_file():
+                    raise ValueError(f"Input file {args.input} does not exist.")
+                docs = DocBin().from_disk(args.input).get_docs(spacy.blank(args.lang or "en").vocab)
+            else:
+                docs, _ = read_dataset(args.input, args.format, args.lang)
+            stats = dataset_stats(docs, args.max_wordpieces, load_wordpiece_tokenizer(args.wordpiece_model))
+            print(json.dumps(stats, indent=2, ensure_ascii=False) if args.json else format_stats(stats))
         elif args.command == "extract":
             n = extract(args.model, args.input, args.output, args.batch_size, args.show)
             print(f"\n{n} documents written to {args.output}", file=sys.stderr)

@@ -1,7 +1,88 @@
-"""Dataset readers -> DocBin files whose reference docs carry gold doc._.triples."""
-from .base import ConversionReport, write_docbin
-from .unified import read_unified
+"""Dataset readers -> DocBin files whose reference docs carry gold doc._.triples.
 
-READERS = {"unified": read_unified}
+Every reader has the signature ``read(path, nlp, report, schema=None) -> Iterator[Doc]`` and accounts
+for every record in ``report`` (converted, or skipped with a reason).
+"""
+import json
+from pathlib import Path
+from typing import Dict, Optional, Set
 
-__all__ = ["ConversionReport", "READERS", "read_unified", "write_docbin"]
+from .base import ConversionError, ConversionReport, read_records, write_docbin
+from .jsonl import read_prodigy, read_triples_jsonl
+from .strings import read_casrel, read_duie
+from .tokens import read_spert, read_unified
+
+READERS = {
+    "casrel": read_casrel,
+    "unified": read_unified,
+    "spert": read_spert,
+    "duie": read_duie,
+    "prodigy": read_prodigy,
+    "jsonl": read_triples_jsonl,
+}
+
+
+def detect_format(path: Path) -> str:
+    """Name the format from the first record's keys; raise when it is ambiguous or unknown."""
+    for _, record in read_records(path):
+        if not isinstance(record, dict):
+            break
+        keys = set(record)
+        if "triple_list" in keys:
+            return "casrel"
+        if "spo_list" in keys:
+            return "duie"
+        if "triples" in keys and "text" in keys:
+            return "jsonl"
+        if "tokens" in keys and "relations" in keys:
+            if "spans" in keys or (record["tokens"] and isinstance(record["tokens"][0], dict)):
+                return "prodigy"
+            entities = record.get("entities")
+            if entities and isinstance(entities[0], dict):
+                return "spert"
+            if entities and isinstance(entities[0], list):
+                return "unified"
+            rels = record.get("relations")
+            if rels and isinstance(rels[0], dict):
+                return "spert"
+            if rels and isinstance(rels[0], list):
+                return "unified"
+        break
+    raise ConversionError(
+        f"Cannot tell the format of {path} from its first record: give --format "
+        f"({', '.join(sorted(READERS))})."
+    )
+
+
+def load_schema(path: Optional[Path]) -> Optional[Set[str]]:
+    """Relation names from a schema: DuIE (JSON lines or list of {"predicate", ...}), a rel2id JSON
+    (CasRel: {rel: id} or [id2rel, rel2id]), or a plain text file with one relation per line."""
+    if path is None:
+        return None
+    path = Path(path)
+    text = path.read_text(encoding="utf8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = None
+    if isinstance(data, list) and len(data) == 2 and all(isinstance(x, dict) for x in data):
+        return set(data[1])  # [id2rel, rel2id]
+    if isinstance(data, dict):
+        return set(data)  # rel2id
+    if isinstance(data, list):
+        return {str(x["predicate"]) for x in data if isinstance(x, dict) and "predicate" in x}
+    names: Set[str] = set()
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            names.add(str(json.loads(line)["predicate"]))
+        else:
+            names.add(line)
+    if not names:
+        raise ConversionError(f"{path}: no relation names found in the schema.")
+    return names
+
+
+__all__ = ["ConversionError", "ConversionReport", "READERS", "detect_format", "load_schema", "write_docbin"]

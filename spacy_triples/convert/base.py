@@ -1,31 +1,73 @@
-"""Shared conversion bookkeeping: every input record is either converted or skipped with a reason."""
+"""Shared conversion machinery: bookkeeping that accounts for every record, reading JSON / JSON lines
+with record numbers for errors, and placing string entities on token boundaries."""
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from spacy.tokens import Doc, DocBin
+
+# reasons a triple is skipped (the table prints them verbatim)
+NOT_FOUND = "entity not found in the text"
+NOT_AT_BOUNDARY = "entity not at a token boundary"
+EMPTY_ENTITY = "empty entity string"
+UNKNOWN_RELATION = "unknown relation (not in the schema)"
+OUT_OF_RANGE = "span outside the tokens"
+MALFORMED_TRIPLE = "malformed triple"
+
+
+class ConversionError(ValueError):
+    """Malformed input: the message names the file, the record and what is wrong."""
 
 
 @dataclass
 class ConversionReport:
     records_read: int = 0
+    triples_read: int = 0
     docs_written: int = 0
     triples_written: int = 0
     duplicate_triples_dropped: int = 0
+    ambiguous_entities_placed: int = 0
+    extra_slots_dropped: int = 0
     records_skipped: Counter = field(default_factory=Counter)
     triples_skipped: Counter = field(default_factory=Counter)
+    strict: bool = False
 
-    def as_rows(self):
+    def triples_in(self, items):
+        """Count the input triples of a record (so the totals can be checked) and return them."""
+        items = items if isinstance(items, list) else []
+        self.triples_read += len(items)
+        return items
+
+    def skip_triple(self, reason: str, where: str) -> None:
+        if self.strict:
+            raise ConversionError(f"{where}: triple skipped ({reason}); --strict makes every skip an error.")
+        self.triples_skipped[reason] += 1
+
+    def skip_record(self, reason: str, where: str) -> None:
+        if self.strict:
+            raise ConversionError(f"{where}: record skipped ({reason}); --strict makes every skip an error.")
+        self.records_skipped[reason] += 1
+
+    def as_rows(self) -> List[Tuple[str, int]]:
         rows = [
             ("records read", self.records_read),
             ("docs written", self.docs_written),
+            ("triples read", self.triples_read),
             ("triples written", self.triples_written),
             ("duplicate triples dropped", self.duplicate_triples_dropped),
         ]
+        if self.ambiguous_entities_placed:
+            rows.append(("triples placed by the nearest rule (ambiguous entity)", self.ambiguous_entities_placed))
+        if self.extra_slots_dropped:
+            rows.append(("extra object slots dropped (kept @value)", self.extra_slots_dropped))
         rows += [(f"records skipped: {why}", n) for why, n in sorted(self.records_skipped.items())]
         rows += [(f"triples skipped: {why}", n) for why, n in sorted(self.triples_skipped.items())]
         return rows
+
+    def as_dict(self) -> Dict[str, int]:
+        return dict(self.as_rows())
 
     def table(self) -> str:
         rows = self.as_rows()
@@ -35,7 +77,84 @@ class ConversionReport:
     def check(self) -> None:
         """Every record is accounted for: written or skipped with a reason."""
         skipped = sum(self.records_skipped.values())
-        assert self.docs_written + skipped == self.records_read, self
+        if self.docs_written + skipped != self.records_read:
+            raise RuntimeError(f"Conversion lost records: {self.as_dict()}")
+        accounted = self.triples_written + self.duplicate_triples_dropped + sum(self.triples_skipped.values())
+        if accounted != self.triples_read:
+            raise RuntimeError(f"Conversion lost triples: {self.as_dict()}")
+
+
+def read_records(path: Path) -> Iterator[Tuple[int, object]]:
+    """Yield (record number, record) from a JSON list or a JSON-lines file (1-based numbers; for
+    JSON lines the number is the line)."""
+    path = Path(path)
+    with path.open(encoding="utf8") as handle:
+        head = handle.read(1)
+        while head and head.isspace():
+            head = handle.read(1)
+        handle.seek(0)
+        if head == "[":
+            try:
+                records = json.load(handle)
+            except json.JSONDecodeError as err:
+                raise ConversionError(f"{path}: not valid JSON ({err}).") from err
+            for n, record in enumerate(records, 1):
+                yield n, record
+            return
+        for n, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ConversionError(f"{path}, line {n}: not valid JSON ({err.msg}).") from err
+
+
+def token_occurrences(doc: Doc, text: str) -> Tuple[List[Tuple[int, int]], Optional[str]]:
+    """All (start, end) token spans whose text is exactly ``text``; else ([], reason)."""
+    if not text or not text.strip():
+        return [], EMPTY_ENTITY
+    found, any_char_match = [], False
+    start = doc.text.find(text)
+    while start != -1:
+        any_char_match = True
+        span = doc.char_span(start, start + len(text))
+        if span is not None:
+            found.append((span.start, span.end))
+        start = doc.text.find(text, start + 1)
+    if found:
+        return found, None
+    return [], (NOT_AT_BOUNDARY if any_char_match else NOT_FOUND)
+
+
+def place_pair(subjects: Sequence[Tuple[int, int]], objects: Sequence[Tuple[int, int]]):
+    """Choose one occurrence of each argument. Rule: the pair of occurrences with the smallest token
+    distance between them (distinct spans preferred), ties broken by the earliest subject, then the
+    earliest object. Returns (subject, object, ambiguous?)."""
+    best = min(
+        ((s, o) for s in subjects for o in objects),
+        key=lambda so: (so[0] == so[1], abs(so[0][0] - so[1][0]), so[0], so[1]),
+    )
+    return best[0], best[1], len(subjects) > 1 or len(objects) > 1
+
+
+def finish_doc(doc: Doc, rows: List[list], report: ConversionReport, source: str) -> Doc:
+    """Deduplicate (counting), store the triples and account for the doc."""
+    from ..triples import set_triple_rows
+
+    unique, seen = [], set()
+    for row in rows:
+        key = (row[0], row[1], row[3], row[4], row[5])
+        if key in seen:
+            report.duplicate_triples_dropped += 1
+            continue
+        seen.add(key)
+        unique.append(row)
+    set_triple_rows(doc, unique)
+    report.triples_written += len(unique)
+    report.docs_written += 1
+    doc.user_data["source"] = source
+    return doc
 
 
 def write_docbin(docs: Iterable[Doc], path: Path) -> int:

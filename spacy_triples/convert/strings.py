@@ -1,0 +1,108 @@
+"""Formats that give entities as strings: CasRel/PRGC JSON (WebNLG, NYT: {"text", "triple_list":
+[[s, r, o]]}, text pre-tokenized with spaces) and DuIE 1.0 / 2.0 JSON lines ({"text", "spo_list"}).
+
+Each entity string is looked up at every token-boundary occurrence; when a string occurs more than
+once, the occurrence pair nearest to each other is taken (``base.place_pair``) and counted.
+"""
+from pathlib import Path
+from typing import Iterator, Optional, Set
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from .base import (
+    MALFORMED_TRIPLE,
+    UNKNOWN_RELATION,
+    ConversionError,
+    ConversionReport,
+    finish_doc,
+    place_pair,
+    read_records,
+    token_occurrences,
+)
+
+
+def _text(record, where: str, report: ConversionReport, list_key: str) -> Optional[str]:
+    if not isinstance(record, dict) or "text" not in record or not isinstance(record.get(list_key, []), list):
+        raise ConversionError(f"{where}: expected an object with 'text' and a '{list_key}' list, got {str(record)[:80]!r}.")
+    text = record["text"]
+    if not isinstance(text, str):
+        raise ConversionError(f"{where}: 'text' must be a string, got {type(text).__name__} {text!r}.")
+    if not text.strip():
+        report.skip_record("empty text", where)
+        return None
+    return text
+
+
+def _link(doc: Doc, subj: str, rel: str, obj: str, s_label: str, o_label: str, report, where, schema):
+    if schema is not None and rel not in schema:
+        report.skip_triple(UNKNOWN_RELATION, where)
+        return None
+    subjects, why = token_occurrences(doc, subj)
+    if why:
+        report.skip_triple(why, where)
+        return None
+    objects, why = token_occurrences(doc, obj)
+    if why:
+        report.skip_triple(why, where)
+        return None
+    (s0, s1), (o0, o1), ambiguous = place_pair(subjects, objects)
+    report.ambiguous_entities_placed += int(ambiguous)
+    return [s0, s1, s_label, rel, o0, o1, o_label, 1.0]
+
+
+def read_casrel(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
+    for n, record in read_records(path):
+        where = f"{Path(path).name}, record {n}"
+        report.records_read += 1
+        text = _text(record, where, report, "triple_list")
+        if text is None:
+            continue
+        doc = Doc(nlp.vocab, words=text.split())  # pre-tokenized: keep the given tokens
+        rows = []
+        for triple in report.triples_in(record.get("triple_list", [])):
+            if not (isinstance(triple, (list, tuple)) and len(triple) == 3 and all(isinstance(x, str) for x in triple)):
+                report.skip_triple(MALFORMED_TRIPLE, where)
+                continue
+            subj, rel, obj = triple
+            # entity strings use the same spacing as the text; normalise runs of spaces
+            row = _link(doc, " ".join(subj.split()), rel, " ".join(obj.split()), "", "", report, where, schema)
+            if row:
+                rows.append(row)
+        yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")
+
+
+def _value(slot, report: ConversionReport) -> str:
+    """DuIE 2.0 objects/types are {"@value": ..., other slots}; 1.0 uses plain strings."""
+    if isinstance(slot, dict):
+        report.extra_slots_dropped += len([k for k in slot if k != "@value"])
+        return str(slot.get("@value", ""))
+    return "" if slot is None else str(slot)
+
+
+def read_duie(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
+    for n, record in read_records(path):
+        where = f"{Path(path).name}, line {n}"
+        report.records_read += 1
+        text = _text(record, where, report, "spo_list")
+        if text is None:
+            continue
+        doc = nlp.make_doc(text)
+        rows = []
+        for spo in report.triples_in(record.get("spo_list", [])):
+            if not isinstance(spo, dict) or not {"subject", "predicate", "object"} <= set(spo):
+                report.skip_triple(MALFORMED_TRIPLE, where)
+                continue
+            obj_type_slot = spo.get("object_type")
+            obj = spo["object"]
+            if isinstance(obj, dict):
+                # count the extra slots of a complex object once (its types mirror them)
+                obj_value = _value(obj, report)
+                obj_type = obj_type_slot.get("@value", "") if isinstance(obj_type_slot, dict) else str(obj_type_slot or "")
+            else:
+                obj_value, obj_type = str(obj), _value(obj_type_slot, report)
+            row = _link(doc, str(spo["subject"]), str(spo["predicate"]), obj_value,
+                        str(spo.get("subject_type", "")), obj_type, report, where, schema)
+            if row:
+                rows.append(row)
+        yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")

@@ -1,0 +1,84 @@
+"""Token-span formats: "unified" (CoNLL04/ADE: entities [[start, end, type]], relations
+[[hs, he, ts, te, type]]) and SpERT (entities [{type, start, end}], relations [{type, head, tail}]
+indexing the entities). Token offsets, end exclusive; the tokens are kept as given."""
+from pathlib import Path
+from typing import Iterator, Optional, Set
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from .base import (
+    MALFORMED_TRIPLE,
+    OUT_OF_RANGE,
+    UNKNOWN_RELATION,
+    ConversionError,
+    ConversionReport,
+    finish_doc,
+    read_records,
+)
+
+
+def _tokens(record, where: str, report: ConversionReport):
+    if not isinstance(record, dict) or not isinstance(record.get("tokens"), list):
+        raise ConversionError(f"{where}: expected an object with a 'tokens' list, got {str(record)[:80]!r}.")
+    tokens = record["tokens"]
+    if not tokens or not all(isinstance(t, str) and t and not t.isspace() for t in tokens):
+        report.skip_record("no tokens, or an empty/whitespace token", where)
+        return None
+    return tokens
+
+
+def read_unified(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
+    for n, record in read_records(path):
+        where = f"{Path(path).name}, record {n}"
+        report.records_read += 1
+        tokens = _tokens(record, where, report)
+        if tokens is None:
+            continue
+        doc = Doc(nlp.vocab, words=tokens)
+        types = {}
+        for ent in record.get("entities", []):
+            if isinstance(ent, list) and len(ent) >= 3 and 0 <= ent[0] < ent[1] <= len(tokens):
+                types[(ent[0], ent[1])] = str(ent[2])
+        rows = []
+        for rel in report.triples_in(record.get("relations", [])):
+            if not isinstance(rel, list) or len(rel) != 5:
+                report.skip_triple(MALFORMED_TRIPLE, where)
+                continue
+            s0, s1, o0, o1, label = rel
+            if not (0 <= s0 < s1 <= len(tokens) and 0 <= o0 < o1 <= len(tokens)):
+                report.skip_triple(OUT_OF_RANGE, where)
+                continue
+            if schema is not None and label not in schema:
+                report.skip_triple(UNKNOWN_RELATION, where)
+                continue
+            rows.append([s0, s1, types.get((s0, s1), ""), str(label), o0, o1, types.get((o0, o1), ""), 1.0])
+        yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")
+
+
+def read_spert(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
+    for n, record in read_records(path):
+        where = f"{Path(path).name}, record {n}"
+        report.records_read += 1
+        tokens = _tokens(record, where, report)
+        if tokens is None:
+            continue
+        doc = Doc(nlp.vocab, words=tokens)
+        entities = record.get("entities", [])
+        rows = []
+        for rel in report.triples_in(record.get("relations", [])):
+            try:
+                head, tail = entities[rel["head"]], entities[rel["tail"]]
+                label = str(rel["type"])
+                s0, s1, o0, o1 = head["start"], head["end"], tail["start"], tail["end"]
+            except (KeyError, IndexError, TypeError):
+                report.skip_triple(MALFORMED_TRIPLE, where)
+                continue
+            if not (0 <= s0 < s1 <= len(tokens) and 0 <= o0 < o1 <= len(tokens)):
+                report.skip_triple(OUT_OF_RANGE, where)
+                continue
+            if schema is not None and label not in schema:
+                report.skip_triple(UNKNOWN_RELATION, where)
+                continue
+            rows.append([s0, s1, str(head.get("type", "")), label, o0, o1, str(tail.get("type", "")), 1.0])
+        yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")
