@@ -66,13 +66,15 @@ def test_casrel_places_strings_and_counts_every_skip(tmp_path):
 def test_duie2_keeps_value_types_and_reports_slots(tmp_path):
     report, docs = _convert(tmp_path, "duie2.jsonl")
     counts = report.as_dict()
-    assert counts["docs written"] == 2 and counts["records skipped: empty text"] == 1
+    assert counts["docs written"] == 3 and counts["records skipped: empty text"] == 1
     assert counts["extra object slots dropped (kept @value)"] == 1
     assert counts["triples skipped: entity not found in the text"] == 1
     assert _triples(docs[0]) == [("邪少兵王", "图书作品", "作者", "冰火未央", "人物")]
     (t,) = docs[1]._.triples
     assert (t.subject.text, t.object.text, t.object.start) == ("电影", "周杰伦", 9)  # nearest occurrence
     assert len(docs[0]) == len(docs[0].text)  # Chinese: one token per character
+    # an entity string with surrounding spaces is stripped, then placed
+    assert _triples(docs[2]) == [("我为你着迷", "图书作品", "作者", "米米拉", "人物")]
 
 
 def test_duie_schema_filters_unknown_relations(tmp_path):

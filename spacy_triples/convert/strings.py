@@ -35,6 +35,8 @@ def _text(record, where: str, report: ConversionReport, list_key: str) -> Option
 
 
 def _link(doc: Doc, subj: str, rel: str, obj: str, s_label: str, o_label: str, report, where, schema):
+    # surrounding whitespace in an entity string is annotation noise (DuIE has " 我为你着迷 ")
+    subj, obj = subj.strip(), obj.strip()
     if schema is not None and rel not in schema:
         report.skip_triple(UNKNOWN_RELATION, where)
         return None

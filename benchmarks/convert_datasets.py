@@ -1,0 +1,60 @@
+"""Convert every standard dataset file in ../shared/data and record the accounting and the time.
+
+    python benchmarks/convert_datasets.py [--data ../shared/data] [--output corpus/converted]
+
+Writes benchmarks/results/convert.json and prints a markdown table.
+"""
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+from spacy_triples.cli import convert
+
+FILES = [
+    ("webnlg/train_triples.json", "casrel", None),
+    ("webnlg/val_triples.json", "casrel", None),
+    ("webnlg/test_triples.json", "casrel", None),
+    ("webnlg_star/train_triples.json", "casrel", None),
+    ("webnlg_star/val_triples.json", "casrel", None),
+    ("webnlg_star/test_triples.json", "casrel", None),
+    ("conll04/unified_format/train.CoNLL04.json", "unified", None),
+    ("conll04/unified_format/valid.CoNLL04.json", "unified", None),
+    ("conll04/unified_format/test.CoNLL04.json", "unified", None),
+    ("scierc/spert_format/scierc_joint_er_train.json", "spert", None),
+    ("scierc/spert_format/scierc_joint_er_dev.json", "spert", None),
+    ("scierc/spert_format/scierc_joint_er_test.json", "spert", None),
+    ("duie2/duie_train_5000.json", "duie", "duie2/duie_schema.json"),
+    ("duie2/duie_dev_2000.json", "duie", "duie2/duie_schema.json"),
+    ("lic2019_duie1/train_data_2000.json", "duie", "lic2019_duie1/all_50_schemas"),
+    ("lic2019_duie1/dev_data_200.json", "duie", "lic2019_duie1/all_50_schemas"),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default=str(Path(__file__).parent.parent.parent / "shared" / "data"))
+    parser.add_argument("--output", default="corpus/converted")
+    args = parser.parse_args()
+    data, out = Path(args.data), Path(args.output)
+    results = []
+    for rel, fmt, schema in FILES:
+        start = time.perf_counter()
+        report = convert(str(data / rel), str(out / (rel.replace("/", "__") + ".spacy")), fmt=fmt,
+                         schema=str(data / schema) if schema else None)
+        results.append({"file": rel, "format": fmt, "seconds": round(time.perf_counter() - start, 2), **report.as_dict()})
+    Path(__file__).parent.joinpath("results").mkdir(exist_ok=True)
+    payload = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
+               "results": results}
+    Path(__file__).parent.joinpath("results", "convert.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    print("| file | records | docs | triples read | written | duplicates | skipped (reason: n) | s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        skipped = "; ".join(f"{k.split(': ', 1)[1]}: {v}" for k, v in r.items() if k.startswith(("triples skipped", "records skipped")))
+        print(f"| {r['file']} | {r['records read']} | {r['docs written']} | {r['triples read']} | {r['triples written']} "
+              f"| {r['duplicate triples dropped']} | {skipped or '-'} | {r['seconds']} |")
+
+
+if __name__ == "__main__":
+    main()
