@@ -13,5 +13,5 @@ $PY -m spacy_triples init-vectors corpus/vectors
 $PY -m spacy train configs/cnn_vectors.cfg --paths.train corpus/train.spacy --paths.dev corpus/dev.spacy \
     --paths.vectors corpus/vectors --output training/cnn --training.max_steps "$STEPS"
 $PY -m spacy_triples evaluate training/cnn/model-best corpus/dev.spacy
-$PY -m spacy_triples extract training/cnn/model-best data/sample/examples.txt output/examples.jsonl --show
+$PY -m spacy_triples extract training/cnn/model-best data/sample/examples.txt output/examples.jsonl --show --quiet
 echo "Triples written to output/examples.jsonl"

@@ -3,7 +3,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import spacy
 
@@ -47,38 +47,44 @@ def read_dataset(input_path, fmt="auto", lang=None, schema=None, strict=False, p
     return docs, report
 
 
-def _read_lines(path: str) -> Iterator[str]:
-    handle = sys.stdin if path == "-" else open(path, encoding="utf8", errors="replace")
-    try:
-        for line in handle:
-            yield line.rstrip("\n")
-    finally:
-        if handle is not sys.stdin:
-            handle.close()
+def extract(
+    model: str,
+    input_path: str,
+    output_path: str,
+    batch_size: int = 64,
+    n_process: int = 1,
+    gpu_id: int = -1,
+    input_format: str = "auto",
+    max_length: int = 1_000_000,
+    show: bool = False,
+    progress: bool = False,
+):
+    """Run a pipeline over INPUT (text lines, JSONL, a folder of .txt or -) into JSONL; see extract.py."""
+    from .extract import extract_to_jsonl, read_inputs
 
-
-def extract(model: str, input_path: str, output_path: str, batch_size: int = 64, show: bool = False) -> int:
-    """Run a pipeline over a text file (one document per line) and write one JSON record per line."""
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
     nlp = spacy.load(model)
+    records = read_inputs(input_path, input_format, max_length)
     if output_path != "-":
         Path(output_path).parent.mkdir(parents=True, exist_ok=True)
     out = sys.stdout if output_path == "-" else open(output_path, "w", encoding="utf8")
-    n = 0
     try:
-        for i, doc in enumerate(nlp.pipe(_read_lines(input_path), batch_size=batch_size)):
-            triples = [t.to_dict() for t in doc._.triples]
-            out.write(json.dumps({"id": i, "text": doc.text, "triples": triples}, ensure_ascii=False) + "\n")
-            n += 1
-            if show:
-                print(f"\n{doc.text}", file=sys.stderr)
-                for t in doc._.triples:
-                    print(f"  ({t.subject.text} | {t.relation} | {t.object.text})  {t.score:.2f}", file=sys.stderr)
-                if not doc._.triples:
-                    print("  (no triples)", file=sys.stderr)
+        summary = extract_to_jsonl(nlp, records, out, batch_size, n_process, progress)
     finally:
         if out is not sys.stdout:
             out.close()
-    return n
+    if show and output_path != "-":
+        for line in Path(output_path).read_text(encoding="utf8").splitlines():
+            record = json.loads(line)
+            print(f"\n{record['text']}", file=sys.stderr)
+            for t in record.get("triples", []):
+                print(f"  ({t['subject']} | {t['relation']} | {t['object']})  {t['score']:.2f}", file=sys.stderr)
+            if record.get("error"):
+                print(f"  error: {record['error']}", file=sys.stderr)
+            elif not record.get("triples"):
+                print("  (no triples)", file=sys.stderr)
+    return summary
 
 
 def evaluate(model: str, data_path: str, output_path: Optional[str] = None) -> dict:
@@ -136,12 +142,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--max-wordpieces", type=int, default=512)
     p.add_argument("--wordpiece-model", help="tokenizer folder for the wordpiece count (default: MiniLM package)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p = sub.add_parser("extract", help="extract triples from a text file (one document per line)")
+    p = sub.add_parser("extract", help="extract triples from text lines, JSONL, a folder of .txt files or stdin")
     p.add_argument("model")
-    p.add_argument("input", help="text file, or - for stdin")
+    p.add_argument("input", help="text file (one document per line), .jsonl with a 'text' field, a folder of .txt, or -")
     p.add_argument("output", help="JSONL file, or - for stdout")
+    p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl"],
+                   help="auto: .jsonl/.json files are JSONL, anything else text lines")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--n-process", type=int, default=1)
+    p.add_argument("--gpu-id", type=int, default=-1)
+    p.add_argument("--max-length", type=int, default=1_000_000, help="longer documents get an error entry")
     p.add_argument("--show", action="store_true", help="also print the triples readably on stderr")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = sub.add_parser("evaluate", help="score a pipeline on a .spacy file (overall, per relation, per overlap)")
     p.add_argument("model")
     p.add_argument("data")
@@ -170,8 +182,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             stats = dataset_stats(docs, args.max_wordpieces, load_wordpiece_tokenizer(args.wordpiece_model))
             print(json.dumps(stats, indent=2, ensure_ascii=False) if args.json else format_stats(stats))
         elif args.command == "extract":
-            n = extract(args.model, args.input, args.output, args.batch_size, args.show)
-            print(f"\n{n} documents written to {args.output}", file=sys.stderr)
+            summary = extract(args.model, args.input, args.output, args.batch_size, args.n_process, args.gpu_id,
+                              args.input_format, args.max_length, args.show, progress=not args.quiet)
+            print(summary.line(), file=sys.stderr)
         elif args.command == "evaluate":
             print(format_scores(evaluate(args.model, args.data, args.output)))
         elif args.command == "init-vectors":

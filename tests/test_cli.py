@@ -52,11 +52,11 @@ def test_extract_and_evaluate(tmp_path, capsys):
     texts.write_text("Barack Obama was born in Honolulu .\n\nxyz\n", encoding="utf8")
     assert main(["extract", str(tmp_path / "model"), str(texts), str(tmp_path / "out" / "t.jsonl"), "--show"]) == 0
     records = [json.loads(line) for line in (tmp_path / "out" / "t.jsonl").read_text().splitlines()]
-    assert [r["id"] for r in records] == [0, 1, 2]
+    assert [r["id"] for r in records] == [1, 2, 3]  # line numbers
     (triple,) = records[0]["triples"]
     assert triple["subject"] == "Barack Obama" and triple["relation"] == "born_in" and triple["object"] == "Honolulu"
     assert triple["subject_chars"] == [0, 12] and triple["object_tokens"] == [5, 6]
-    assert records[1]["triples"] == [] and records[2]["triples"] == []
+    assert records[1]["triples"] == [] and records[1]["warning"] == "empty document" and records[2]["triples"] == []
     db = DocBin(store_user_data=True, docs=[eg.reference for eg in examples])
     db.to_disk(tmp_path / "dev.spacy")
     capsys.readouterr()
