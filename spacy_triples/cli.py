@@ -168,6 +168,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--format", default="auto", help="jsonl, csv, graphml, nt, ttl, nq, trig (default: output suffix)")
     p.add_argument("--namespace", default="http://example.org/triples/", help="base IRI for RDF entities and relations")
     p.add_argument("--no-provenance", action="store_true", help="RDF: facts only, no reified statements")
+    p = sub.add_parser("render", help="write an HTML page showing the triples of TEXT or of --input")
+    p.add_argument("model")
+    p.add_argument("text", nargs="?", help="a text to analyse (or use --input)")
+    p.add_argument("--input", help="text lines, JSONL with 'text', or a folder of .txt")
+    p.add_argument("--output", default="triples.html")
+    p.add_argument("--limit", type=int, default=200, help="render at most this many documents")
     args = parser.parse_args(argv)
     try:
         if args.command == "convert":
@@ -198,6 +204,20 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             n = export(args.input, args.output, args.format, args.namespace, not args.no_provenance)
             print(f"{n} triples exported to {args.output}", file=sys.stderr)
+        elif args.command == "render":
+            from itertools import islice
+
+            from .extract import read_inputs
+            from .render import render
+
+            if (args.text is None) == (args.input is None):
+                raise ValueError("Give either a TEXT argument or --input FILE.")
+            nlp = spacy.load(args.model)
+            texts = [args.text] if args.text is not None else [
+                r.text for r in islice(read_inputs(args.input), args.limit) if not r.error]
+            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.output).write_text(render(list(nlp.pipe(texts)), jupyter=False), encoding="utf8")
+            print(f"{len(texts)} documents rendered to {args.output}", file=sys.stderr)
         elif args.command == "init-vectors":
             from .vectors import init_vectors
 
