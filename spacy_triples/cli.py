@@ -98,7 +98,8 @@ def evaluate(model: str, data_path: str, output_path: Optional[str] = None) -> d
     # pre-tokenized data keeps its tokens.
     examples = list(Corpus(data_path)(nlp))
     scores = nlp.evaluate(examples)
-    keys = ("triples_p", "triples_r", "triples_f", "triple_ents_p", "triple_ents_r", "triple_ents_f")
+    keys = ("triples_p", "triples_r", "triples_f", "triples_strict_p", "triples_strict_r", "triples_strict_f",
+            "triple_ents_p", "triple_ents_r", "triple_ents_f")
     result = {k: scores.get(k) for k in keys}
     result["triples_per_type"] = scores.get("triples_per_type")
     result["triples_per_overlap"] = scores.get("triples_per_overlap")
@@ -115,6 +116,7 @@ def format_scores(result: dict) -> str:
 
     lines = [f"{'':24} {'P':>6} {'R':>6} {'F':>6}"]
     lines.append(f"{'triples (exact)':24} {pct(result['triples_p'])} {pct(result['triples_r'])} {pct(result['triples_f'])}")
+    lines.append(f"{'triples (strict, typed)':24} {pct(result['triples_strict_p'])} {pct(result['triples_strict_r'])} {pct(result['triples_strict_f'])}")
     lines.append(f"{'entity spans':24} {pct(result['triple_ents_p'])} {pct(result['triple_ents_r'])} {pct(result['triple_ents_f'])}")
     for title, key in (("per relation", "triples_per_type"), ("per overlap class", "triples_per_overlap")):
         lines.append(f"-- {title}")
@@ -174,6 +176,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--input", help="text lines, JSONL with 'text', or a folder of .txt")
     p.add_argument("--output", default="triples.html")
     p.add_argument("--limit", type=int, default=200, help="render at most this many documents")
+    p = sub.add_parser("tune-thresholds", help="pick per-relation thresholds on a dev set and save them in the pipeline")
+    p.add_argument("model")
+    p.add_argument("dev", help=".spacy file with gold triples")
+    p.add_argument("--output", help="where to save the tuned pipeline (default: overwrite MODEL)")
+    p.add_argument("--component", default="triple_extractor")
     args = parser.parse_args(argv)
     try:
         if args.command == "convert":
@@ -218,6 +225,20 @@ def main(argv: Optional[List[str]] = None) -> int:
             Path(args.output).parent.mkdir(parents=True, exist_ok=True)
             Path(args.output).write_text(render(list(nlp.pipe(texts)), jupyter=False), encoding="utf8")
             print(f"{len(texts)} documents rendered to {args.output}", file=sys.stderr)
+        elif args.command == "tune-thresholds":
+            from spacy.training import Corpus
+
+            from .thresholds import tune_thresholds
+
+            if not Path(args.dev).is_file():
+                raise ValueError(f"Dev data {args.dev} does not exist.")
+            nlp = spacy.load(args.model)
+            result = tune_thresholds(nlp, Corpus(args.dev)(nlp), args.component)
+            nlp.to_disk(args.output or args.model)
+            for rel, t in sorted(result["thresholds"].items()):
+                print(f"{rel:30} {t:.2f}")
+            print(f"dev triples_f {100 * result['f1_before']:.2f} -> {100 * result['f1_after']:.2f}; "
+                  f"saved to {args.output or args.model}")
         elif args.command == "init-vectors":
             from .vectors import init_vectors
 

@@ -4,7 +4,7 @@ The model hands over only the candidates above the candidate threshold, as spars
 ``(window, head, i, j)`` indices and their logits, so decoding never loops over all token pairs x
 relations: it loops over relation-head candidates and looks up the matching spans and tails.
 """
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy
 
@@ -46,25 +46,31 @@ def decode_triples(
     entity: Candidates,
     head: Candidates,
     tail: Candidates,
-    threshold: float,
+    threshold: Union[float, Sequence[float]],
     max_span_length: int,
 ) -> List[List[TripleRow]]:
     """Link candidates into triples, per doc, in doc token offsets (end exclusive).
 
     A triple (subject (i, j), r, object (k, l)) is kept when the subject score [0, i, j], the object
-    score [1, k, l], head[r, i, k] and tail[r, j, l] all pass ``threshold`` (a probability) and both
-    spans are at most ``max_span_length`` tokens. Its score is the smallest of the four
+    score [1, k, l], head[r, i, k] and tail[r, j, l] all pass the threshold (a probability; one for
+    all relations, or a sequence with one per relation) and both spans are at most
+    ``max_span_length`` tokens. Its score is the smallest of the four
     probabilities. A triple found in several overlapping windows is kept once, with its best score.
     """
-    cut = logit(threshold)
+    if isinstance(threshold, (int, float)):
+        cuts = None
+        cut = logit(threshold)
+    else:
+        cuts = numpy.asarray([logit(t) for t in threshold], dtype="float64")
+        cut = float(cuts.min()) if len(cuts) else 0.0
     lengths = windows[:, 2] - windows[:, 1] if len(windows) else numpy.zeros((0,), dtype="i")
     entity = _filter(entity, cut, max_span_length)
     # Bound the work on a poorly trained model (where half of all pairs may pass): a window of L
     # tokens keeps at most 2L subject/object candidates and L per relation for head and tail,
     # the best-scoring ones. A trained model stays far below these caps.
     entity = _top_per_window(entity, 2 * lengths)
-    head = _top_per_window(_filter(head, cut), len(numpy.unique(head.index[:, 1])) * lengths)
-    tail = _top_per_window(_filter(tail, cut), len(numpy.unique(tail.index[:, 1])) * lengths)
+    head = _top_per_window(_filter(head, cut, cuts=cuts), len(numpy.unique(head.index[:, 1])) * lengths)
+    tail = _top_per_window(_filter(tail, cut, cuts=cuts), len(numpy.unique(tail.index[:, 1])) * lengths)
     subjects: Dict[Tuple[int, int], List[Tuple[int, float]]] = {}
     objects: Dict[Tuple[int, int], List[Tuple[int, float]]] = {}
     for (w, h, i, j), s in zip(entity.index.tolist(), entity.logit.tolist()):
@@ -77,17 +83,21 @@ def decode_triples(
                 s_tail = tails.get((w, r, j, l))
                 if s_tail is None:
                     continue
+                lowest = min(s_head, s_subj, s_obj, s_tail)
+                if cuts is not None and lowest <= cuts[r]:
+                    continue
                 doc, start = int(windows[w, 0]), int(windows[w, 1])
                 key = (start + i, start + j + 1, r, start + k, start + l + 1)
-                score = float(sigmoid(min(s_head, s_subj, s_obj, s_tail)))
+                score = float(sigmoid(lowest))
                 if score > best[doc].get(key, -1.0):
                     best[doc][key] = score
     return [sorted(k + (v,) for k, v in doc_best.items()) for doc_best in best]
 
 
 
-def _filter(cands: Candidates, cut: float, max_span_length: Optional[int] = None) -> Candidates:
-    keep = cands.logit > cut
+def _filter(cands: Candidates, cut: float, max_span_length: Optional[int] = None, cuts=None) -> Candidates:
+    """Keep candidates above ``cut``, or above ``cuts[head]`` per relation head when given."""
+    keep = cands.logit > (cut if cuts is None else cuts[cands.index[:, 1]])
     if max_span_length is not None:
         span = cands.index[:, 3] - cands.index[:, 2]
         keep &= (span >= 0) & (span < max_span_length)

@@ -62,6 +62,7 @@ DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
     default_config={
         "model": DEFAULT_MODEL,
         "threshold": 0.5,
+        "thresholds": {},
         "max_span_length": 24,
         "spans_key": DEFAULT_SPANS_KEY,
         "scorer": {"@scorers": "spacy_triples.triple_scorer.v1"},
@@ -70,6 +71,9 @@ DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
         "triples_f": 1.0,
         "triples_p": 0.0,
         "triples_r": 0.0,
+        "triples_strict_f": 0.0,
+        "triples_strict_p": 0.0,
+        "triples_strict_r": 0.0,
         "triple_ents_f": 0.0,
         "triple_ents_p": 0.0,
         "triple_ents_r": 0.0,
@@ -80,6 +84,7 @@ def make_triple_extractor(
     name: str,
     model: Model,
     threshold: float,
+    thresholds: Dict[str, float],
     max_span_length: int,
     spans_key: str,
     scorer: Optional[Callable],
@@ -87,6 +92,8 @@ def make_triple_extractor(
     """Create a TripleExtractor: joint subject/object/relation extraction into doc._.triples.
 
     threshold: probability that each part of a triple (both spans, head and tail links) must pass.
+    thresholds: per-relation overrides of ``threshold`` ({label: probability}); see
+        ``spacy-triples tune-thresholds``.
     max_span_length: longest subject or object span, in tokens.
     spans_key: doc.spans key that receives the predicted entity spans (subjects and objects).
     """
@@ -95,6 +102,7 @@ def make_triple_extractor(
         model,
         name,
         threshold=threshold,
+        thresholds=thresholds,
         max_span_length=max_span_length,
         spans_key=spans_key,
         scorer=scorer,
@@ -111,13 +119,16 @@ class TripleExtractor(TrainablePipe):
         name: str = "triple_extractor",
         *,
         threshold: float = 0.5,
+        thresholds: Optional[Dict[str, float]] = None,
         max_span_length: int = 24,
         spans_key: str = DEFAULT_SPANS_KEY,
         scorer: Optional[Callable] = None,
     ) -> None:
         install_extensions()
-        if not 0.0 < threshold < 1.0:
-            raise ValueError(f"triple_extractor: threshold must be in (0, 1), got {threshold}.")
+        thresholds = dict(thresholds or {})
+        for name, value in [("threshold", threshold)] + [(f"thresholds[{k!r}]", v) for k, v in thresholds.items()]:
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"triple_extractor: {name} must be in (0, 1), got {value}.")
         if max_span_length < 1:
             raise ValueError(f"triple_extractor: max_span_length must be >= 1, got {max_span_length}.")
         self.vocab = vocab
@@ -127,6 +138,7 @@ class TripleExtractor(TrainablePipe):
         self.cfg: Dict[str, Any] = {
             "labels": [],
             "threshold": threshold,
+            "thresholds": {k: float(v) for k, v in thresholds.items()},
             "max_span_length": max_span_length,
             "spans_key": spans_key,
             "width": None,
@@ -164,9 +176,14 @@ class TripleExtractor(TrainablePipe):
     def spans_key(self) -> str:
         return self.cfg["spans_key"]
 
+    def relation_thresholds(self) -> List[float]:
+        """The threshold of each label, in label order (per-relation value, else the global one)."""
+        overrides = self.cfg.get("thresholds") or {}
+        return [float(overrides.get(label, self.threshold)) for label in self.labels]
+
     def _sync_model_attrs(self) -> None:
         head = self.model.get_ref("head")
-        head.attrs["candidate_threshold"] = logit(self.threshold)
+        head.attrs["candidate_threshold"] = logit(min([self.threshold] + self.relation_thresholds()))
         head.attrs["max_span_length"] = self.max_span_length
 
     # ------------------------------------------------------------- prediction
@@ -189,7 +206,7 @@ class TripleExtractor(TrainablePipe):
             scores.entity,
             scores.head,
             scores.tail,
-            self.threshold,
+            self.relation_thresholds() if self.cfg.get("thresholds") else self.threshold,
             self.max_span_length,
         )
         labels = self.labels
@@ -325,6 +342,9 @@ class TripleExtractor(TrainablePipe):
     # ---------------------------------------------------------- serialization
     def _build_for_load(self) -> None:
         """Build the PyTorch head from cfg so that stored weights can be loaded into it."""
+        # srsly's JSON reader is not exact for some decimals (0.95 -> 0.9500000000000001)
+        self.cfg["threshold"] = round(float(self.cfg["threshold"]), 6)
+        self.cfg["thresholds"] = {k: round(float(v), 6) for k, v in (self.cfg.get("thresholds") or {}).items()}
         self._sync_model_attrs()
         if not self.labels or self.cfg.get("width") is None:
             return

@@ -24,6 +24,17 @@ def triple_keys(doc) -> Set[CharTriple]:
     return keys
 
 
+def typed_triple_keys(doc) -> Set[tuple]:
+    """Triples with both entity labels: (s_start, s_end, s_label, relation, o_start, o_end, o_label),
+    character offsets. Used by the strict protocol (spans, relation and both entity types)."""
+    rows = doc._.get(DATA_ATTR) or []
+    keys = set()
+    for s0, s1, s_label, rel, o0, o1, o_label, _ in rows:
+        subj, obj = doc[s0:s1], doc[o0:o1]
+        keys.add((subj.start_char, subj.end_char, s_label, rel, obj.start_char, obj.end_char, o_label))
+    return keys
+
+
 def overlap_types(gold: Set[CharTriple]) -> List[str]:
     """CasRel's sentence classes: 'normal' (no entity shared between triples), 'shared_entity'
     (an entity in several triples; SEO) and 'multi_relation' (a pair with several relations; EPO).
@@ -50,13 +61,17 @@ def _prf(score: PRFScore) -> Dict[str, float]:
 def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
     """Exact match of (subject span, relation, object span) between predicted and reference docs.
 
-    Returns triples_p/r/f (micro), triples_per_type (per relation), triples_per_overlap (by
-    sentence overlap class) and triple_ents_p/r/f for the entity spans (subjects and objects).
+    Returns triples_p/r/f (micro, boundaries only), triples_strict_p/r/f (spans, relation and both
+    entity labels must match), triples_per_type (per relation), triples_per_overlap (by sentence
+    overlap class), triple_ents_p/r/f for the entity spans (subjects and objects, boundaries only)
+    and triple_ents_per_type (typed spans, per entity label).
     Every gold triple the model did not predict counts as a false negative. Reference docs with
     no triples annotation at all (never set) are skipped.
     """
     micro = PRFScore()
+    strict = PRFScore()
     ents = PRFScore()
+    ents_per_type: Dict[str, PRFScore] = defaultdict(PRFScore)
     per_type: Dict[str, PRFScore] = defaultdict(PRFScore)
     per_overlap: Dict[str, PRFScore] = {name: PRFScore() for name in OVERLAP_TYPES}
     n_scored = 0
@@ -67,6 +82,12 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         gold = triple_keys(eg.reference)
         pred = triple_keys(eg.predicted)
         micro.score_set(pred, gold)
+        pred_typed, gold_typed = typed_triple_keys(eg.predicted), typed_triple_keys(eg.reference)
+        strict.score_set(pred_typed, gold_typed)
+        pred_ents = {(t[0], t[1], t[2]) for t in pred_typed} | {(t[4], t[5], t[6]) for t in pred_typed}
+        gold_ents = {(t[0], t[1], t[2]) for t in gold_typed} | {(t[4], t[5], t[6]) for t in gold_typed}
+        for label in {e[2] for e in pred_ents | gold_ents}:
+            ents_per_type[label].score_set({e for e in pred_ents if e[2] == label}, {e for e in gold_ents if e[2] == label})
         for label in {t[2] for t in gold | pred}:
             per_type[label].score_set({t for t in pred if t[2] == label}, {t for t in gold if t[2] == label})
         for name in overlap_types(gold):
@@ -78,6 +99,8 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
     if n_scored == 0:
         return {
             "triples_p": None, "triples_r": None, "triples_f": None,
+            "triples_strict_p": None, "triples_strict_r": None, "triples_strict_f": None,
+            "triple_ents_per_type": None,
             "triples_per_type": None, "triples_per_overlap": None,
             "triple_ents_p": None, "triple_ents_r": None, "triple_ents_f": None,
         }
@@ -85,6 +108,9 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         "triples_p": micro.precision,
         "triples_r": micro.recall,
         "triples_f": micro.fscore,
+        "triples_strict_p": strict.precision,
+        "triples_strict_r": strict.recall,
+        "triples_strict_f": strict.fscore,
         "triples_per_type": {label: _prf(s) for label, s in sorted(per_type.items())},
         "triples_per_overlap": {
             name: _prf(s) for name, s in per_overlap.items() if s.tp + s.fn + s.fp > 0
@@ -92,6 +118,7 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         "triple_ents_p": ents.precision,
         "triple_ents_r": ents.recall,
         "triple_ents_f": ents.fscore,
+        "triple_ents_per_type": {label: _prf(sc) for label, sc in sorted(ents_per_type.items())},
     }
 
 

@@ -4,7 +4,7 @@ import pickle
 import pytest
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 
 from spacy_triples import Triple, TripleExtractor
@@ -261,6 +261,25 @@ def test_predict_before_initialize_is_a_clear_error():
     nlp.add_pipe("triple_extractor")
     with pytest.raises(ValueError, match="not initialized"):
         nlp("Barack Obama was born in Honolulu .")
+
+
+def test_strict_scores_need_entity_types():
+    nlp = spacy.blank("en")
+    words = "Barack Obama was born in Honolulu .".split()
+    gold = Doc(nlp.vocab, words=words)
+    gold._.triples = [(Span(gold, 0, 2, label="PER"), "born_in", Span(gold, 5, 6, label="LOC"))]
+    right = Doc(nlp.vocab, words=words)
+    right._.triples = [(Span(right, 0, 2, label="PER"), "born_in", Span(right, 5, 6, label="LOC"))]
+    wrong_type = Doc(nlp.vocab, words=words)
+    wrong_type._.triples = [(Span(wrong_type, 0, 2, label="PER"), "born_in", Span(wrong_type, 5, 6, label="ORG"))]
+    scorer = spacy.registry.scorers.get("spacy_triples.triple_scorer.v1")()
+    ok = scorer([Example(right, gold)])
+    assert ok["triples_f"] == ok["triples_strict_f"] == 1.0
+    bad = scorer([Example(wrong_type, gold)])
+    assert bad["triples_f"] == 1.0 and bad["triples_strict_f"] == 0.0  # right spans, wrong type
+    assert bad["triple_ents_f"] == 1.0
+    assert bad["triple_ents_per_type"]["LOC"] == {"p": 0.0, "r": 0.0, "f": 0.0}
+    assert bad["triple_ents_per_type"]["PER"]["f"] == 1.0
 
 
 def test_bad_settings():

@@ -231,3 +231,19 @@ def test_decode_bounds_work_for_an_untrained_model():
     for doc_rows in rows:
         assert len(doc_rows) <= r * width
         assert all(0 <= s0 < s1 <= width and 0 <= o0 < o1 <= width for s0, s1, _, o0, o1, _ in doc_rows)
+
+
+def test_decode_per_relation_thresholds():
+    windows = numpy.asarray([[0, 0, 8]], dtype="i")
+    entity = _cands([((0, 0, 1, 3), 5.0), ((0, 1, 5, 6), 5.0)])
+    # relation 0 at probability ~0.62, relation 1 at ~0.88
+    head = _cands([((0, 0, 1, 5), 0.5), ((0, 1, 1, 5), 2.0)])
+    tail = _cands([((0, 0, 3, 6), 0.5), ((0, 1, 3, 6), 2.0)])
+    both = decode_triples(windows, 1, entity, head, tail, [0.6, 0.6], 24)
+    assert [r[2] for r in both[0]] == [0, 1]
+    only_1 = decode_triples(windows, 1, entity, head, tail, [0.7, 0.6], 24)
+    assert [r[2] for r in only_1[0]] == [1]
+    only_0 = decode_triples(windows, 1, entity, head, tail, [0.3, 0.95], 24)
+    assert [r[2] for r in only_0[0]] == [0]
+    # the global form is the same as equal per-relation values
+    assert decode_triples(windows, 1, entity, head, tail, 0.6, 24) == both

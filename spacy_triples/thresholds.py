@@ -1,0 +1,81 @@
+"""Per-relation threshold tuning on a dev set (``spacy-triples tune-thresholds``)."""
+from collections import defaultdict
+from typing import Dict, Iterable, List, Sequence, Set, Tuple
+
+from .scorer import triple_keys
+from .triples import DATA_ATTR
+
+Key = tuple  # (doc index, s_start_char, s_end_char, relation, o_start_char, o_end_char)
+DEFAULT_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def sweep_thresholds(
+    predicted: Sequence[Tuple[Key, float]], gold: Set[Key], grid: Sequence[float] = DEFAULT_GRID
+) -> Dict[str, Tuple[float, float]]:
+    """For each relation, the grid threshold with the best F1 on these triples.
+
+    predicted: (key, score) for triples decoded at (or below) the lowest grid value; key[3] is the
+    relation. A triple is kept at threshold t when its score > t (as the decoder does). Ties go to
+    the higher threshold. Returns {relation: (threshold, f1)}.
+    """
+    by_rel: Dict[str, List[Tuple[Key, float]]] = defaultdict(list)
+    for key, score in predicted:
+        by_rel[key[3]].append((key, score))
+    gold_by_rel: Dict[str, Set[Key]] = defaultdict(set)
+    for key in gold:
+        gold_by_rel[key[3]].add(key)
+    best = {}
+    for rel in sorted(set(by_rel) | set(gold_by_rel)):
+        choices = []
+        for t in grid:
+            kept = {k for k, s in by_rel[rel] if s > t}
+            tp = len(kept & gold_by_rel[rel])
+            choices.append((_f1(tp, len(kept) - tp, len(gold_by_rel[rel]) - tp), t))
+        f1, t = max(choices)
+        best[rel] = (t, f1)
+    return best
+
+
+def _keyed(docs_examples) -> Tuple[List[Tuple[Key, float]], Set[Key]]:
+    predicted, gold = [], set()
+    for n, (doc, eg) in enumerate(docs_examples):
+        for s0, s1, _, rel, o0, o1, _, score in doc._.get(DATA_ATTR) or []:
+            subj, obj = doc[s0:s1], doc[o0:o1]
+            predicted.append(((n, subj.start_char, subj.end_char, rel, obj.start_char, obj.end_char), float(score)))
+        gold |= {(n,) + key for key in triple_keys(eg.reference)}
+    return predicted, gold
+
+
+def tune_thresholds(nlp, examples: Iterable, component: str = "triple_extractor",
+                    grid: Sequence[float] = DEFAULT_GRID) -> Dict:
+    """Sweep per-relation thresholds on ``examples`` and set the best on the pipe and nlp.config.
+
+    Returns {"thresholds": {...}, "f1_before": ..., "f1_after": ...} (micro F1 on these examples).
+    """
+    examples = list(examples)
+    pipe = nlp.get_pipe(component)
+    before = nlp.evaluate(examples)["triples_f"]
+    saved = (pipe.cfg["threshold"], dict(pipe.cfg.get("thresholds") or {}))
+    pipe.cfg["threshold"], pipe.cfg["thresholds"] = min(grid), {}
+    pipe._sync_model_attrs()
+    try:
+        docs = list(nlp.pipe([eg.predicted.copy() for eg in examples]))
+    finally:
+        pipe.cfg["threshold"], pipe.cfg["thresholds"] = saved
+        pipe._sync_model_attrs()
+    predicted, gold = _keyed(zip(docs, examples))
+    best = sweep_thresholds(predicted, gold, grid)
+    thresholds = {rel: t for rel, (t, _) in best.items() if rel in pipe.labels}
+    pipe.cfg["thresholds"] = thresholds
+    pipe._sync_model_attrs()
+    # nlp.config is rebuilt from the per-pipe configs on each access: update the pipe's own entry
+    # (private in spaCy 3.8) so that config.cfg written by nlp.to_disk carries the tuned values
+    pipe_configs = getattr(nlp, "_pipe_configs", None)
+    if pipe_configs is not None and component in pipe_configs:
+        pipe_configs[component]["thresholds"] = dict(thresholds)
+    after = nlp.evaluate(examples)["triples_f"]
+    return {"thresholds": thresholds, "f1_before": before, "f1_after": after}
