@@ -18,7 +18,7 @@ import json
 import re
 import unicodedata
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List
+from typing import Dict, Iterable, Iterator
 
 FIELDS = [
     "doc_id", "subject", "subject_label", "subject_start", "subject_end", "relation",

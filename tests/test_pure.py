@@ -144,7 +144,7 @@ def test_decode_requires_every_part():
     entity = _cands([((0, 0, 0, 0), 3.0), ((0, 1, 2, 2), 3.0)])
     head = _cands([((0, 0, 0, 2), 3.0)])
     assert decode_triples(windows, 1, entity, head, Candidates.empty(), 0.5, 24) == [[]]
-    assert decode_triples(windows, 1, _cands(entity_items := [((0, 0, 0, 0), 3.0)]), head,
+    assert decode_triples(windows, 1, _cands([((0, 0, 0, 0), 3.0)]), head,
                           _cands([((0, 0, 0, 2), 3.0)]), 0.5, 24) == [[]]
     # span length cap
     entity = _cands([((0, 0, 0, 1), 3.0), ((0, 1, 2, 2), 3.0)])

@@ -5,7 +5,7 @@ for every record in ``report`` (converted, or skipped with a reason).
 """
 import json
 from pathlib import Path
-from typing import Dict, Optional, Set
+from typing import Optional, Set
 
 from .base import ConversionError, ConversionReport, read_records, write_docbin
 from .jsonl import read_prodigy, read_triples_jsonl

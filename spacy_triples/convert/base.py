@@ -4,7 +4,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from spacy.tokens import Doc, DocBin
 
@@ -108,6 +108,26 @@ def read_records(path: Path) -> Iterator[Tuple[int, object]]:
                 yield n, json.loads(line)
             except json.JSONDecodeError as err:
                 raise ConversionError(f"{path}, line {n}: not valid JSON ({err.msg}).") from err
+
+
+def iter_records(path: Path, report: ConversionReport, unit: str = "record") -> Iterator[Tuple[int, str, object]]:
+    """Yield (number, "file, record N" for messages, record), counting every record read."""
+    name = Path(path).name
+    for n, record in read_records(path):
+        report.records_read += 1
+        yield n, f"{name}, {unit} {n}", record
+
+
+def span_triple_ok(report: ConversionReport, where: str, n_tokens: int, s0: int, s1: int, o0: int, o1: int,
+                   label: str, schema: Optional[Set[str]]) -> bool:
+    """Check a token-span triple (end exclusive); count and skip it when out of range or off-schema."""
+    if not all(isinstance(x, int) for x in (s0, s1, o0, o1)) or not (0 <= s0 < s1 <= n_tokens and 0 <= o0 < o1 <= n_tokens):
+        report.skip_triple(OUT_OF_RANGE, where)
+        return False
+    if schema is not None and label not in schema:
+        report.skip_triple(UNKNOWN_RELATION, where)
+        return False
+    return True
 
 
 def token_occurrences(doc: Doc, text: str) -> Tuple[List[Tuple[int, int]], Optional[str]]:

@@ -26,16 +26,15 @@ from .base import (
     ConversionError,
     ConversionReport,
     finish_doc,
-    read_records,
+    iter_records,
+    span_triple_ok,
 )
 
 TEXT_MISMATCH = "offsets do not match the entity text"
 
 
 def read_triples_jsonl(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
-    for n, record in read_records(path):
-        where = f"{Path(path).name}, line {n}"
-        report.records_read += 1
+    for n, where, record in iter_records(path, report, "line"):
         if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not isinstance(record.get("triples", []), list):
             raise ConversionError(f"{where}: expected an object with 'text' and a 'triples' list, got {str(record)[:80]!r}.")
         text = record["text"]
@@ -75,13 +74,11 @@ def read_prodigy(path: Path, nlp: Language, report: ConversionReport, schema: Op
     """Prodigy ``rel.manual`` output: ``tokens`` (text, ws), ``relations`` with ``head_span`` and
     ``child_span`` (token_start, token_end inclusive, label) and ``label``. Records whose ``answer``
     is not "accept" are skipped and counted."""
-    for n, record in read_records(path):
-        where = f"{Path(path).name}, line {n}"
-        report.records_read += 1
+    for n, where, record in iter_records(path, report, "line"):
         if not isinstance(record, dict) or not isinstance(record.get("tokens"), list):
             raise ConversionError(f"{where}: expected a Prodigy task with a 'tokens' list, got {str(record)[:80]!r}.")
         if record.get("answer", "accept") != "accept":
-            report.skip_record(f"answer is not accept", where)
+            report.skip_record("answer is not accept", where)
             continue
         try:
             words = [t["text"] for t in record["tokens"]]
@@ -101,11 +98,7 @@ def read_prodigy(path: Path, nlp: Language, report: ConversionReport, schema: Op
             except (KeyError, TypeError):
                 report.skip_triple(MALFORMED_TRIPLE, where)
                 continue
-            if not (0 <= s0 < s1 <= len(doc) and 0 <= o0 < o1 <= len(doc)):
-                report.skip_triple(OUT_OF_RANGE, where)
-                continue
-            if schema is not None and label not in schema:
-                report.skip_triple(UNKNOWN_RELATION, where)
+            if not span_triple_ok(report, where, len(doc), s0, s1, o0, o1, label, schema):
                 continue
             rows.append([s0, s1, str(head.get("label") or ""), label, o0, o1, str(child.get("label") or ""), 1.0])
         yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")

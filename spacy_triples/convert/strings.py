@@ -16,8 +16,8 @@ from .base import (
     ConversionError,
     ConversionReport,
     finish_doc,
+    iter_records,
     place_pair,
-    read_records,
     token_occurrences,
 )
 
@@ -54,9 +54,7 @@ def _link(doc: Doc, subj: str, rel: str, obj: str, s_label: str, o_label: str, r
 
 
 def read_casrel(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
-    for n, record in read_records(path):
-        where = f"{Path(path).name}, record {n}"
-        report.records_read += 1
+    for n, where, record in iter_records(path, report, "record"):
         text = _text(record, where, report, "triple_list")
         if text is None:
             continue
@@ -83,9 +81,7 @@ def _value(slot, report: ConversionReport) -> str:
 
 
 def read_duie(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
-    for n, record in read_records(path):
-        where = f"{Path(path).name}, line {n}"
-        report.records_read += 1
+    for n, where, record in iter_records(path, report, "line"):
         text = _text(record, where, report, "spo_list")
         if text is None:
             continue

@@ -9,12 +9,11 @@ from spacy.tokens import Doc
 
 from .base import (
     MALFORMED_TRIPLE,
-    OUT_OF_RANGE,
-    UNKNOWN_RELATION,
     ConversionError,
     ConversionReport,
     finish_doc,
-    read_records,
+    iter_records,
+    span_triple_ok,
 )
 
 
@@ -29,9 +28,7 @@ def _tokens(record, where: str, report: ConversionReport):
 
 
 def read_unified(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
-    for n, record in read_records(path):
-        where = f"{Path(path).name}, record {n}"
-        report.records_read += 1
+    for n, where, record in iter_records(path, report, "record"):
         tokens = _tokens(record, where, report)
         if tokens is None:
             continue
@@ -46,20 +43,14 @@ def read_unified(path: Path, nlp: Language, report: ConversionReport, schema: Op
                 report.skip_triple(MALFORMED_TRIPLE, where)
                 continue
             s0, s1, o0, o1, label = rel
-            if not (0 <= s0 < s1 <= len(tokens) and 0 <= o0 < o1 <= len(tokens)):
-                report.skip_triple(OUT_OF_RANGE, where)
-                continue
-            if schema is not None and label not in schema:
-                report.skip_triple(UNKNOWN_RELATION, where)
+            if not span_triple_ok(report, where, len(tokens), s0, s1, o0, o1, label, schema):
                 continue
             rows.append([s0, s1, types.get((s0, s1), ""), str(label), o0, o1, types.get((o0, o1), ""), 1.0])
         yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")
 
 
 def read_spert(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
-    for n, record in read_records(path):
-        where = f"{Path(path).name}, record {n}"
-        report.records_read += 1
+    for n, where, record in iter_records(path, report, "record"):
         tokens = _tokens(record, where, report)
         if tokens is None:
             continue
@@ -74,11 +65,7 @@ def read_spert(path: Path, nlp: Language, report: ConversionReport, schema: Opti
             except (KeyError, IndexError, TypeError):
                 report.skip_triple(MALFORMED_TRIPLE, where)
                 continue
-            if not (0 <= s0 < s1 <= len(tokens) and 0 <= o0 < o1 <= len(tokens)):
-                report.skip_triple(OUT_OF_RANGE, where)
-                continue
-            if schema is not None and label not in schema:
-                report.skip_triple(UNKNOWN_RELATION, where)
+            if not span_triple_ok(report, where, len(tokens), s0, s1, o0, o1, label, schema):
                 continue
             rows.append([s0, s1, str(head.get("type", "")), label, o0, o1, str(tail.get("type", "")), 1.0])
         yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")

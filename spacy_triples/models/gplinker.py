@@ -1,5 +1,5 @@
 """``spacy_triples.GlobalPointer.v1``: tok2vec -> bounded windows -> GPLinker pair scores."""
-from typing import Any, Callable, List, NamedTuple, Optional, Tuple
+from typing import Any, List, NamedTuple, Optional, Tuple
 
 import numpy
 from spacy.tokens import Doc
