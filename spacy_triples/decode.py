@@ -20,7 +20,8 @@ class Candidates(NamedTuple):
         return cls(numpy.zeros((0, 4), dtype="i"), numpy.zeros((0,), dtype="f"))
 
 
-TripleRow = Tuple[int, int, int, int, int, float]  # s_start, s_end, rel, o_start, o_end, score
+# s_start, s_end, rel, o_start, o_end, score, subject type, object type
+TripleRow = Tuple[int, int, int, int, int, float, int, int]
 
 
 def sigmoid(x):
@@ -48,6 +49,7 @@ def decode_triples(
     tail: Candidates,
     threshold: Union[float, Sequence[float]],
     max_span_length: int,
+    n_types: int = 1,
 ) -> List[List[TripleRow]]:
     """Link candidates into triples, per doc, in doc token offsets (end exclusive).
 
@@ -56,6 +58,8 @@ def decode_triples(
     all relations, or a sequence with one per relation) and both spans are at most
     ``max_span_length`` tokens. Its score is the smallest of the four
     probabilities. A triple found in several overlapping windows is kept once, with its best score.
+    With typed entities (``n_types`` > 1), entity head t is "subject of type t" and head T + t
+    "object of type t"; the types come back as the last two fields of each row.
     """
     if isinstance(threshold, (int, float)):
         cuts = None
@@ -71,15 +75,15 @@ def decode_triples(
     entity = _top_per_window(entity, 2 * lengths)
     head = _top_per_window(_filter(head, cut, cuts=cuts), len(numpy.unique(head.index[:, 1])) * lengths)
     tail = _top_per_window(_filter(tail, cut, cuts=cuts), len(numpy.unique(tail.index[:, 1])) * lengths)
-    subjects: Dict[Tuple[int, int], List[Tuple[int, float]]] = {}
-    objects: Dict[Tuple[int, int], List[Tuple[int, float]]] = {}
+    subjects: Dict[Tuple[int, int], List[Tuple[int, float, int]]] = {}
+    objects: Dict[Tuple[int, int], List[Tuple[int, float, int]]] = {}
     for (w, h, i, j), s in zip(entity.index.tolist(), entity.logit.tolist()):
-        (subjects if h == 0 else objects).setdefault((w, i), []).append((j, s))
+        (subjects if h < n_types else objects).setdefault((w, i), []).append((j, s, h % n_types))
     tails = {(w, r, j, l): s for (w, r, j, l), s in zip(tail.index.tolist(), tail.logit.tolist())}
     best: List[Dict[tuple, float]] = [{} for _ in range(n_docs)]
     for (w, r, i, k), s_head in zip(head.index.tolist(), head.logit.tolist()):
-        for j, s_subj in subjects.get((w, i), ()):
-            for l, s_obj in objects.get((w, k), ()):
+        for j, s_subj, s_type in subjects.get((w, i), ()):
+            for l, s_obj, o_type in objects.get((w, k), ()):
                 s_tail = tails.get((w, r, j, l))
                 if s_tail is None:
                     continue
@@ -87,11 +91,11 @@ def decode_triples(
                 if cuts is not None and lowest <= cuts[r]:
                     continue
                 doc, start = int(windows[w, 0]), int(windows[w, 1])
-                key = (start + i, start + j + 1, r, start + k, start + l + 1)
+                key = (start + i, start + j + 1, r, start + k, start + l + 1, s_type, o_type)
                 score = float(sigmoid(lowest))
                 if score > best[doc].get(key, -1.0):
                     best[doc][key] = score
-    return [sorted(k + (v,) for k, v in doc_best.items()) for doc_best in best]
+    return [sorted(k[:5] + (v,) + k[5:] for k, v in doc_best.items()) for doc_best in best]
 
 
 

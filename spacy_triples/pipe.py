@@ -7,6 +7,7 @@ from spacy import util
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span, SpanGroup
+from spacy.util import filter_spans
 from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
@@ -64,6 +65,8 @@ DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
         "thresholds": {},
         "max_span_length": 24,
         "spans_key": DEFAULT_SPANS_KEY,
+        "typed_entities": None,
+        "set_ents": False,
         "scorer": {"@scorers": "spacy_triples.triple_scorer.v1"},
     },
     default_score_weights={
@@ -86,6 +89,8 @@ def make_triple_extractor(
     thresholds: Dict[str, float],
     max_span_length: int,
     spans_key: str,
+    typed_entities: Optional[bool],
+    set_ents: bool,
     scorer: Optional[Callable],
 ) -> "TripleExtractor":
     """Create a TripleExtractor: joint subject/object/relation extraction into doc._.triples.
@@ -95,6 +100,9 @@ def make_triple_extractor(
         ``spacy-triples tune-thresholds``.
     max_span_length: longest subject or object span, in tokens.
     spans_key: doc.spans key that receives the predicted entity spans (subjects and objects).
+    typed_entities: predict entity types (one subject and one object pointer per type, types taken
+        from the gold spans' labels). None: on when the training data has typed entities.
+    set_ents: also write the typed entity spans to doc.ents (overlapping spans: the longest wins).
     """
     return TripleExtractor(
         nlp.vocab,
@@ -104,6 +112,8 @@ def make_triple_extractor(
         thresholds=thresholds,
         max_span_length=max_span_length,
         spans_key=spans_key,
+        typed_entities=typed_entities,
+        set_ents=set_ents,
         scorer=scorer,
     )
 
@@ -121,6 +131,8 @@ class TripleExtractor(TrainablePipe):
         thresholds: Optional[Dict[str, float]] = None,
         max_span_length: int = 24,
         spans_key: str = DEFAULT_SPANS_KEY,
+        typed_entities: Optional[bool] = None,
+        set_ents: bool = False,
         scorer: Optional[Callable] = None,
     ) -> None:
         install_extensions()
@@ -140,6 +152,9 @@ class TripleExtractor(TrainablePipe):
             "thresholds": {k: float(v) for k, v in thresholds.items()},
             "max_span_length": max_span_length,
             "spans_key": spans_key,
+            "typed_entities": typed_entities,
+            "entity_labels": [],
+            "set_ents": set_ents,
             "width": None,
         }
         self._sync_model_attrs()
@@ -180,8 +195,14 @@ class TripleExtractor(TrainablePipe):
         overrides = self.cfg.get("thresholds") or {}
         return [float(overrides.get(label, self.threshold)) for label in self.labels]
 
+    @property
+    def entity_labels(self) -> Tuple[str, ...]:
+        """Entity types the pipe predicts (empty: untyped, spans are labelled ENTITY)."""
+        return tuple(self.cfg.get("entity_labels") or [])
+
     def _sync_model_attrs(self) -> None:
         head = self.model.get_ref("head")
+        head.attrs["n_entity_types"] = max(len(self.entity_labels), 1)
         head.attrs["candidate_threshold"] = logit(min([self.threshold] + self.relation_thresholds()))
         head.attrs["max_span_length"] = self.max_span_length
 
@@ -207,20 +228,24 @@ class TripleExtractor(TrainablePipe):
             scores.tail,
             self.relation_thresholds() if self.cfg.get("thresholds") else self.threshold,
             self.max_span_length,
+            n_types=max(len(self.entity_labels), 1),
         )
         labels = self.labels
+        types = self.entity_labels or (DEFAULT_ENTITY_LABEL,)
         for doc, doc_rows in zip(docs, rows):
             set_triple_rows(
                 doc,
                 [
-                    [s0, s1, DEFAULT_ENTITY_LABEL, labels[r], o0, o1, DEFAULT_ENTITY_LABEL, float(score)]
-                    for s0, s1, r, o0, o1, score in doc_rows
+                    [s0, s1, types[st], labels[r], o0, o1, types[ot], float(score)]
+                    for s0, s1, r, o0, o1, score, st, ot in doc_rows
                 ],
             )
-            spans = sorted({(s0, s1) for s0, s1, *_ in doc_rows} | {(o0, o1) for _, _, _, o0, o1, _ in doc_rows})
-            doc.spans[self.spans_key] = SpanGroup(
-                doc, name=self.spans_key, spans=[Span(doc, a, b, label=DEFAULT_ENTITY_LABEL) for a, b in spans]
-            )
+            spans = sorted({(s0, s1, types[st]) for s0, s1, _, _, _, _, st, _ in doc_rows}
+                           | {(o0, o1, types[ot]) for _, _, _, o0, o1, _, _, ot in doc_rows})
+            span_objs = [Span(doc, a, b, label=label) for a, b, label in spans]
+            doc.spans[self.spans_key] = SpanGroup(doc, name=self.spans_key, spans=span_objs)
+            if self.cfg.get("set_ents") and self.entity_labels:
+                doc.ents = filter_spans(span_objs)
 
     # --------------------------------------------------------------- training
     def update(
@@ -258,7 +283,7 @@ class TripleExtractor(TrainablePipe):
         if len(windows) == 0:
             return 0.0, scores
         width = int(scores.entity.shape[-1])
-        ent_t, head_t, tail_t = make_targets(windows, width, len(self.labels), gold)
+        ent_t, head_t, tail_t = make_targets(windows, width, len(self.labels), gold, max(len(self.entity_labels), 1))
         ent_mask, pair_mask = make_masks(windows, width, self.max_span_length, gold)
         total = 0.0
         grads = []
@@ -279,6 +304,7 @@ class TripleExtractor(TrainablePipe):
         if not has_triples_annotation(ref):
             return None
         label_index = {label: i for i, label in enumerate(self.labels)}
+        type_index = {label: i for i, label in enumerate(self.entity_labels)}
         aligned: Dict[Tuple[int, int], Optional[Tuple[int, int]]] = {}
 
         def align(start: int, end: int) -> Optional[Tuple[int, int]]:
@@ -288,13 +314,18 @@ class TripleExtractor(TrainablePipe):
             return aligned[(start, end)]
 
         rows = []
-        for s0, s1, _, rel, o0, o1, _, _ in ref._.get(DATA_ATTR):
+        for s0, s1, s_label, rel, o0, o1, o_label, _ in ref._.get(DATA_ATTR):
             if rel not in label_index:
                 continue
             subj, obj = align(s0, s1), align(o0, o1)
             if subj is None or obj is None:
                 return None
-            rows.append((subj[0], subj[1], label_index[rel], obj[0], obj[1]))
+            if type_index and (s_label not in type_index or o_label not in type_index):
+                return None  # an untyped or unknown-typed span cannot teach the typed heads
+            row = (subj[0], subj[1], label_index[rel], obj[0], obj[1])
+            if type_index:
+                row += (type_index[s_label], type_index[o_label])
+            rows.append(row)
         return rows
 
     def initialize(
@@ -315,6 +346,19 @@ class TripleExtractor(TrainablePipe):
             for label in sorted(found):
                 self.add_label(label)
         self._require_labels()
+        typed = self.cfg.get("typed_entities")
+        found_types = sorted({label for eg in get_examples() for row in eg.reference._.get(DATA_ATTR) or []
+                              for label in (row[2], row[6]) if label})
+        if typed and not found_types:
+            raise ValueError(
+                f"The '{self.name}' component has typed_entities = true, but no gold subject or object "
+                "span has a label. Give the spans entity types (Span(..., label=...)) or set "
+                "typed_entities = false."
+            )
+        self.cfg["entity_labels"] = found_types if typed or typed is None else []
+        for label in self.entity_labels:
+            self.vocab.strings.add(label)
+        self._sync_model_attrs()
         sample = [eg.predicted for eg in islice(get_examples(), 10)]
         head = self.model.get_ref("head")
         head.set_dim("nO", len(self.labels), force=True)

@@ -230,7 +230,7 @@ def test_decode_bounds_work_for_an_untrained_model():
     assert len(rows) == n
     for doc_rows in rows:
         assert len(doc_rows) <= r * width
-        assert all(0 <= s0 < s1 <= width and 0 <= o0 < o1 <= width for s0, s1, _, o0, o1, _ in doc_rows)
+        assert all(0 <= r[0] < r[1] <= width and 0 <= r[3] < r[4] <= width for r in doc_rows)
 
 
 def test_decode_per_relation_thresholds():

@@ -15,7 +15,7 @@ class PairScores(NamedTuple):
     """Training output: dense logits per window; ``windows`` rows are (doc, start, end)."""
 
     windows: numpy.ndarray
-    entity: Any  # (N, 2, W, W)
+    entity: Any  # (N, 2T, W, W): subjects of each entity type, then objects
     head: Any  # (N, R, W, W)
     tail: Any  # (N, R, W, W)
 
@@ -66,6 +66,7 @@ def build_global_pointer(
             "grad_scaler_config": dict(grad_scaler_config or {}),
             # set by the pipe before prediction:
             "candidate_threshold": 0.0,
+            "n_entity_types": 1,
             "max_span_length": window_size,
         },
     )
@@ -88,7 +89,8 @@ def _head_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None
             "examples that carry doc._.triples or give labels to initialize()."
         )
     module = GlobalPointerLinker(
-        n_in, n_out, model.attrs["head_size"], model.attrs["dropout"], model.attrs["relation_rope"]
+        n_in, n_out, model.attrs["head_size"], model.attrs["dropout"], model.attrs["relation_rope"],
+        n_entity_types=model.attrs["n_entity_types"],
     )
     grad_scaler = None
     if model.attrs["grad_scaler_config"]:

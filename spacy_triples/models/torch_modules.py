@@ -96,10 +96,12 @@ class GlobalPointerLinker(nn.Module):
         head_size: int = 64,
         dropout: float = 0.1,
         relation_rope: bool = True,
+        n_entity_types: int = 1,
     ):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
-        self.entity = EfficientGlobalPointer(width, 2, head_size, use_rope=True)
+        # heads 0..T-1: subjects of type t; heads T..2T-1: objects of type t (T = 1: untyped)
+        self.entity = EfficientGlobalPointer(width, 2 * n_entity_types, head_size, use_rope=True)
         # GPLinker leaves RoPE off the relation pointers, relying on BERT's absolute positions.
         # Encoders without positions (the CNN) then score every repeat of a word alike, so by
         # default the relation pointers see relative distance too.
@@ -122,7 +124,7 @@ class GlobalPointerLinker(nn.Module):
         if threshold is None:
             return self.scores(x)
         n, width = x.shape[0], x.shape[1]
-        per_window = max((2 + 2 * self.n_relations) * width * width, 1)
+        per_window = max((self.entity.bias.out_features // 2 + 2 * self.n_relations) * width * width, 1)
         chunk = max(1, max_chunk_elements // per_window)
         out = [[], [], [], [], [], []]
         for start in range(0, n, chunk):
