@@ -14,6 +14,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from .decode import decode_triples, logit
 from .losses import multilabel_categorical_crossentropy
+from .schema import allowed, load_relation_schema
 from .targets import make_masks, make_targets
 from .triples import (
     DATA_ATTR,
@@ -67,6 +68,7 @@ DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
         "spans_key": DEFAULT_SPANS_KEY,
         "typed_entities": None,
         "set_ents": False,
+        "schema": None,
         "scorer": {"@scorers": "spacy_triples.triple_scorer.v1"},
     },
     default_score_weights={
@@ -91,6 +93,7 @@ def make_triple_extractor(
     spans_key: str,
     typed_entities: Optional[bool],
     set_ents: bool,
+    schema: Optional[Any],
     scorer: Optional[Callable],
 ) -> "TripleExtractor":
     """Create a TripleExtractor: joint subject/object/relation extraction into doc._.triples.
@@ -103,6 +106,8 @@ def make_triple_extractor(
     typed_entities: predict entity types (one subject and one object pointer per type, types taken
         from the gold spans' labels). None: on when the training data has typed entities.
     set_ents: also write the typed entity spans to doc.ents (overlapping spans: the longest wins).
+    schema: relation schema (a file path, DuIE or 'rel: [subj types] -> [obj types]' lines, or a
+        dict): decoding keeps only triples whose entity types it allows. None: no constraint.
     """
     return TripleExtractor(
         nlp.vocab,
@@ -114,6 +119,7 @@ def make_triple_extractor(
         spans_key=spans_key,
         typed_entities=typed_entities,
         set_ents=set_ents,
+        schema=schema,
         scorer=scorer,
     )
 
@@ -133,6 +139,7 @@ class TripleExtractor(TrainablePipe):
         spans_key: str = DEFAULT_SPANS_KEY,
         typed_entities: Optional[bool] = None,
         set_ents: bool = False,
+        schema: Optional[Any] = None,
         scorer: Optional[Callable] = None,
     ) -> None:
         install_extensions()
@@ -146,6 +153,7 @@ class TripleExtractor(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
+        self._schema_source = schema
         self.cfg: Dict[str, Any] = {
             "labels": [],
             "threshold": threshold,
@@ -155,6 +163,8 @@ class TripleExtractor(TrainablePipe):
             "typed_entities": typed_entities,
             "entity_labels": [],
             "set_ents": set_ents,
+            # a schema file is read at initialize() and stored here, so a saved pipeline needs no file
+            "schema": load_relation_schema(schema) if isinstance(schema, dict) else {},
             "width": None,
         }
         self._sync_model_attrs()
@@ -232,6 +242,10 @@ class TripleExtractor(TrainablePipe):
         )
         labels = self.labels
         types = self.entity_labels or (DEFAULT_ENTITY_LABEL,)
+        schema = self.cfg.get("schema") or {}
+        if schema:
+            rows = [[r for r in doc_rows if allowed(schema, labels[r[2]], types[r[6]], types[r[7]])]
+                    for doc_rows in rows]
         for doc, doc_rows in zip(docs, rows):
             set_triple_rows(
                 doc,
@@ -346,6 +360,7 @@ class TripleExtractor(TrainablePipe):
             for label in sorted(found):
                 self.add_label(label)
         self._require_labels()
+        self.cfg["schema"] = load_relation_schema(self._schema_source)
         typed = self.cfg.get("typed_entities")
         found_types = sorted({label for eg in get_examples() for row in eg.reference._.get(DATA_ATTR) or []
                               for label in (row[2], row[6]) if label})
