@@ -79,7 +79,9 @@ def extract(
             record = json.loads(line)
             print(f"\n{record['text']}", file=sys.stderr)
             for t in record.get("triples", []):
-                print(f"  ({t['subject']} | {t['relation']} | {t['object']})  {t['score']:.2f}", file=sys.stderr)
+                subj = t["subject"] + (f" [{t['subject_label']}]" if t.get("subject_label") not in ("", "ENTITY") else "")
+                obj = t["object"] + (f" [{t['object_label']}]" if t.get("object_label") not in ("", "ENTITY") else "")
+                print(f"  ({subj} | {t['relation']} | {obj})  {t['score']:.2f}", file=sys.stderr)
             if record.get("error"):
                 print(f"  error: {record['error']}", file=sys.stderr)
             elif not record.get("triples"):
