@@ -120,3 +120,15 @@ def _top_per_window(cands: Candidates, caps: numpy.ndarray) -> Candidates:
     keep = order[rank < caps[sorted_window]]
     keep.sort()
     return Candidates(cands.index[keep], cands.logit[keep])
+
+
+def filter_by_schema(
+    rows: List[List[TripleRow]], schema: dict, labels: Sequence[str], types: Sequence[str]
+) -> List[List[TripleRow]]:
+    """Keep the decoded rows whose relation allows their (subject type, object type) in ``schema``
+    ({relation: [[subject types], [object types]]}); an empty schema keeps everything."""
+    from .schema import allowed
+
+    if not schema:
+        return rows
+    return [[r for r in doc_rows if allowed(schema, labels[r[2]], types[r[6]], types[r[7]])] for doc_rows in rows]

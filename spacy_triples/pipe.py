@@ -12,9 +12,9 @@ from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from .decode import decode_triples, logit
+from .decode import decode_triples, filter_by_schema, logit
 from .losses import multilabel_categorical_crossentropy
-from .schema import allowed, load_relation_schema
+from .schema import load_relation_schema
 from .targets import make_masks, make_targets
 from .triples import (
     DATA_ATTR,
@@ -242,10 +242,7 @@ class TripleExtractor(TrainablePipe):
         )
         labels = self.labels
         types = self.entity_labels or (DEFAULT_ENTITY_LABEL,)
-        schema = self.cfg.get("schema") or {}
-        if schema:
-            rows = [[r for r in doc_rows if allowed(schema, labels[r[2]], types[r[6]], types[r[7]])]
-                    for doc_rows in rows]
+        rows = filter_by_schema(rows, self.cfg.get("schema") or {}, labels, types)
         for doc, doc_rows in zip(docs, rows):
             set_triple_rows(
                 doc,

@@ -247,3 +247,22 @@ def test_decode_per_relation_thresholds():
     assert [r[2] for r in only_0[0]] == [0]
     # the global form is the same as equal per-relation values
     assert decode_triples(windows, 1, entity, head, tail, 0.6, 24) == both
+
+
+def test_decode_with_and_without_schema_on_hand_written_scores():
+    from spacy_triples.decode import filter_by_schema
+
+    windows = numpy.asarray([[0, 0, 8]], dtype="i")
+    # typed (T = 2: PER = 0, ORG = 1): subject (0, 1) as PER, object (4, 5) as ORG and as PER
+    entity = _cands([((0, 0, 0, 1), 4.0), ((0, 3, 4, 5), 4.0), ((0, 2, 4, 5), 1.0)])
+    head = _cands([((0, 0, 0, 4), 3.0), ((0, 1, 0, 4), 3.0)])
+    tail = _cands([((0, 0, 1, 5), 3.0), ((0, 1, 1, 5), 3.0)])
+    rows = decode_triples(windows, 1, entity, head, tail, 0.5, 24, n_types=2)
+    # without a schema: both relations, each with the object typed ORG and PER
+    assert sorted((r[2], r[6], r[7]) for r in rows[0]) == [(0, 0, 0), (0, 0, 1), (1, 0, 0), (1, 0, 1)]
+    labels, types = ["works_for", "knows"], ["PER", "ORG"]
+    schema = {"works_for": [["PER"], ["ORG"]], "knows": [["PER"], ["PER"]]}
+    kept = filter_by_schema(rows, schema, labels, types)
+    assert sorted((labels[r[2]], types[r[6]], types[r[7]]) for r in kept[0]) == [
+        ("knows", "PER", "PER"), ("works_for", "PER", "ORG")]
+    assert filter_by_schema(rows, {}, labels, types) == rows
