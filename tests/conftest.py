@@ -12,3 +12,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory):
+    """The overfit CNN pipeline of tests/util.py, trained once and saved for the CLI tests."""
+    import spacy
+
+    from .util import make_examples, train
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("triple_extractor")
+    train(nlp, make_examples(nlp), n_iter=150)
+    path = tmp_path_factory.mktemp("trained") / "model"
+    nlp.to_disk(path)
+    return path

@@ -8,7 +8,7 @@ from spacy.tokens import DocBin
 from spacy_triples.cli import main
 from spacy_triples.triples import has_triples_annotation
 
-from .util import TRAIN_DATA, build_tiny_bert, make_examples, train
+from .util import TRAIN_DATA, build_tiny_bert, make_examples
 
 FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
 
@@ -42,15 +42,11 @@ def test_convert_bad_input_is_a_clear_error(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_extract_and_evaluate(tmp_path, capsys):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("triple_extractor")
-    examples = make_examples(nlp)
-    train(nlp, examples, n_iter=150)
-    nlp.to_disk(tmp_path / "model")
+def test_extract_and_evaluate(tmp_path, capsys, trained_model_dir):
+    examples = make_examples(spacy.blank("en"))
     texts = tmp_path / "in.txt"
     texts.write_text("Barack Obama was born in Honolulu .\n\nxyz\n", encoding="utf8")
-    assert main(["extract", str(tmp_path / "model"), str(texts), str(tmp_path / "out" / "t.jsonl"), "--show"]) == 0
+    assert main(["extract", str(trained_model_dir), str(texts), str(tmp_path / "out" / "t.jsonl"), "--show"]) == 0
     records = [json.loads(line) for line in (tmp_path / "out" / "t.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == [1, 2, 3]  # line numbers
     (triple,) = records[0]["triples"]
@@ -60,7 +56,7 @@ def test_extract_and_evaluate(tmp_path, capsys):
     db = DocBin(store_user_data=True, docs=[eg.reference for eg in examples])
     db.to_disk(tmp_path / "dev.spacy")
     capsys.readouterr()
-    assert main(["evaluate", str(tmp_path / "model"), str(tmp_path / "dev.spacy"), "--output", str(tmp_path / "s.json")]) == 0
+    assert main(["evaluate", str(trained_model_dir), str(tmp_path / "dev.spacy"), "--output", str(tmp_path / "s.json")]) == 0
     printed = capsys.readouterr().out
     assert "triples (exact)" in printed and "100.00" in printed and "born_in" in printed
     assert json.loads((tmp_path / "s.json").read_text())["triples_f"] == 1.0

@@ -7,19 +7,14 @@ import pytest
 import spacy
 
 from spacy_triples.cli import extract, main
+from spacy_triples import extract as extract_module
 from spacy_triples.extract import read_inputs
 
-from .util import make_examples, train
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("triple_extractor")
-    train(nlp, make_examples(nlp), n_iter=150)
-    path = tmp_path_factory.mktemp("model") / "m"
-    nlp.to_disk(path)
-    return str(path)
+@pytest.fixture
+def model_dir(trained_model_dir):
+    return str(trained_model_dir)
 
 
 def _records(path):
@@ -94,12 +89,30 @@ def test_stdin_to_stdout_and_n_process(model_dir, tmp_path):
     assert "3 documents read, 3 written, 0 failed" in result.stderr
 
 
-def test_inputs_are_streamed_not_loaded(tmp_path):
+def test_inputs_are_streamed_not_loaded(tmp_path, monkeypatch):
     src = tmp_path / "big.txt"
     src.write_text("line\n" * 1000, encoding="utf8")
+
+    class CountingFile:
+        pulled = 0
+
+        def __init__(self, path):
+            self._handle = open(path, "rb")
+
+        def __iter__(self):
+            for line in self._handle:
+                CountingFile.pulled += 1
+                yield line
+
+        def close(self):
+            self._handle.close()
+
+    monkeypatch.setattr(extract_module, "_open", CountingFile)
     records = read_inputs(str(src))
     first = next(records)
-    assert first.id == 1 and first.text == "line"  # a generator: nothing else was read yet
+    assert first.id == 1 and first.text == "line"
+    assert CountingFile.pulled == 1  # one line read for one record, not the whole file
+    assert sum(1 for _ in records) == 999 and CountingFile.pulled == 1000
 
 
 def test_missing_input_is_a_clear_error(model_dir, tmp_path, capsys):

@@ -45,14 +45,8 @@ def test_render_fragment_and_empty_doc():
     assert not markup.startswith("<!DOCTYPE") and markup.count("no triples") == 2
 
 
-def test_render_cli(tmp_path):
-    from .util import make_examples, train
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("triple_extractor")
-    train(nlp, make_examples(nlp), n_iter=150)
-    nlp.to_disk(tmp_path / "m")
+def test_render_cli(tmp_path, trained_model_dir):
     out = tmp_path / "page.html"
-    assert main(["render", str(tmp_path / "m"), "Barack Obama was born in Honolulu .", "--output", str(out)]) == 0
+    assert main(["render", str(trained_model_dir), "Barack Obama was born in Honolulu .", "--output", str(out)]) == 0
     assert "born_in" in out.read_text(encoding="utf8")
-    assert main(["render", str(tmp_path / "m")]) == 1
+    assert main(["render", str(trained_model_dir)]) == 1

@@ -5,7 +5,7 @@ from spacy.tokens import DocBin
 from spacy_triples.cli import main
 from spacy_triples.thresholds import sweep_thresholds
 
-from .util import make_examples, train
+from .util import make_examples
 
 
 def test_sweep_picks_the_known_best_threshold():
@@ -22,14 +22,10 @@ def test_sweep_picks_the_known_best_threshold():
     assert best["b"][0] == 0.15 and abs(best["b"][1] - 2 / 3) < 1e-9
 
 
-def test_tune_thresholds_command_saves_values(tmp_path, capsys):
-    nlp = spacy.blank("en")
-    nlp.add_pipe("triple_extractor")
-    examples = make_examples(nlp)
-    train(nlp, examples, n_iter=150)
-    nlp.to_disk(tmp_path / "m")
+def test_tune_thresholds_command_saves_values(tmp_path, capsys, trained_model_dir):
+    examples = make_examples(spacy.blank("en"))
     DocBin(store_user_data=True, docs=[eg.reference for eg in examples]).to_disk(tmp_path / "dev.spacy")
-    assert main(["tune-thresholds", str(tmp_path / "m"), str(tmp_path / "dev.spacy"), "--output", str(tmp_path / "m2")]) == 0
+    assert main(["tune-thresholds", str(trained_model_dir), str(tmp_path / "dev.spacy"), "--output", str(tmp_path / "m2")]) == 0
     assert "dev triples_f 100.00 -> 100.00" in capsys.readouterr().out
     nlp2 = spacy.load(tmp_path / "m2")
     pipe = nlp2.get_pipe("triple_extractor")
