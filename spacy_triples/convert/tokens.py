@@ -27,12 +27,17 @@ def _tokens(record, where: str, report: ConversionReport):
     return tokens
 
 
-def read_unified(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
+def _token_docs(path: Path, nlp: Language, report: ConversionReport):
+    """Yield (number, where, record, tokens, doc) for each record with usable tokens; others are
+    skipped and counted."""
     for n, where, record in iter_records(path, report, "record"):
         tokens = _tokens(record, where, report)
-        if tokens is None:
-            continue
-        doc = Doc(nlp.vocab, words=tokens)
+        if tokens is not None:
+            yield n, where, record, tokens, Doc(nlp.vocab, words=tokens)
+
+
+def read_unified(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
+    for n, where, record, tokens, doc in _token_docs(path, nlp, report):
         types = {}
         for ent in record.get("entities", []):
             if isinstance(ent, list) and len(ent) >= 3 and 0 <= ent[0] < ent[1] <= len(tokens):
@@ -50,11 +55,7 @@ def read_unified(path: Path, nlp: Language, report: ConversionReport, schema: Op
 
 
 def read_spert(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
-    for n, where, record in iter_records(path, report, "record"):
-        tokens = _tokens(record, where, report)
-        if tokens is None:
-            continue
-        doc = Doc(nlp.vocab, words=tokens)
+    for n, where, record, tokens, doc in _token_docs(path, nlp, report):
         entities = record.get("entities", [])
         rows = []
         for rel in report.triples_in(record.get("relations", [])):
