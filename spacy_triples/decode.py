@@ -132,3 +132,74 @@ def filter_by_schema(
     if not schema:
         return rows
     return [[r for r in doc_rows if allowed(schema, labels[r[2]], types[r[6]], types[r[7]])] for doc_rows in rows]
+
+
+# ------------------------------------------------------------------ pointer (CasRel-style) head
+def decode_pointer_spans(
+    start_prob: numpy.ndarray, end_prob: numpy.ndarray, threshold: float, max_span_length: int
+) -> List[Tuple[int, int, float]]:
+    """Spans from per-token start/end probabilities by the nearest-end rule (CasRel).
+
+    Each token whose start probability passes ``threshold`` is paired with the nearest token at or
+    after it whose end probability passes; the span is kept when it is at most ``max_span_length``
+    tokens long. Returns ``(start, end exclusive, score)`` with score the smaller probability.
+    Two starts may share an end, so nested and overlapping spans come out.
+    """
+    start_prob = numpy.asarray(start_prob, dtype="float64")
+    end_prob = numpy.asarray(end_prob, dtype="float64")
+    ends = numpy.flatnonzero(end_prob > threshold)
+    spans = []
+    for i in numpy.flatnonzero(start_prob > threshold).tolist():
+        k = int(numpy.searchsorted(ends, i, side="left"))
+        if k == len(ends):
+            continue
+        j = int(ends[k])
+        if j - i < max_span_length:
+            spans.append((i, j + 1, float(min(start_prob[i], end_prob[j]))))
+    return spans
+
+
+def decode_pointer_subjects(
+    token_prob: numpy.ndarray, threshold: float, max_span_length: int, n_types: int
+) -> List[Tuple[int, int, int, float]]:
+    """Subjects of one doc from its token probabilities (n, 4T): subject start of type t in column
+    t, subject end in column T + t. Returns ``(start, end, type, score)`` sorted."""
+    found = []
+    for t in range(n_types):
+        for s0, s1, score in decode_pointer_spans(token_prob[:, t], token_prob[:, n_types + t], threshold, max_span_length):
+            found.append((s0, s1, t, score))
+    return sorted(found)
+
+
+def decode_pointer_objects(
+    object_prob: numpy.ndarray,
+    offset: int,
+    token_prob: numpy.ndarray,
+    thresholds: Sequence[float],
+    max_span_length: int,
+    n_types: int,
+) -> List[Tuple[int, int, int, int, float]]:
+    """Objects for one subject from the conditional head's probabilities over a slice of the doc.
+
+    object_prob: (S, 2R): object start of relation r in column r, end in column R + r, for the
+    slice starting at doc token ``offset``. token_prob: the doc's (n, 4T) token probabilities; its
+    columns 2T + t / 3T + t (object-type start/end) choose the object's type, the type whose
+    start x end probability is highest. Returns ``(rel, start, end, type, score)`` in doc offsets.
+    """
+    n_rel = object_prob.shape[1] // 2
+    found = []
+    for r in range(n_rel):
+        for o0, o1, score in decode_pointer_spans(object_prob[:, r], object_prob[:, n_rel + r], thresholds[r], max_span_length):
+            a, b = o0 + offset, o1 + offset
+            o_type = 0
+            if n_types > 1:
+                o_type = int(numpy.argmax(token_prob[a, 2 * n_types : 3 * n_types] * token_prob[b - 1, 3 * n_types : 4 * n_types]))
+            found.append((r, a, b, o_type, score))
+    return found
+
+
+def object_slice(s0: int, s1: int, length: int, reach: int) -> Tuple[int, int]:
+    """The tokens the conditional head searches for a subject's objects: ``reach`` tokens either
+    side of the subject, within the doc. It bounds the work per subject, so a long document costs
+    time linear in its length."""
+    return max(0, s0 - reach), min(length, s1 + reach)

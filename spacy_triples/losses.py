@@ -41,3 +41,19 @@ def multilabel_categorical_crossentropy(scores, targets, mask) -> Tuple[float, o
     grad = (grad / n_rows).astype("float32").reshape(scores.shape)
     return loss, grad
 
+
+
+def binary_crossentropy_with_logits(logits, targets, mask) -> Tuple[float, object]:
+    """Mean sigmoid cross-entropy over the masked positions (the pointer head's loss).
+
+    Returns (loss, gradient w.r.t. the logits); positions outside ``mask`` get zero gradient.
+    """
+    xp = get_array_module(logits)
+    x = logits.astype("float32")
+    m = xp.broadcast_to(mask, x.shape)
+    n = max(int(m.sum()), 1)
+    # log(1 + e^x) - y x, computed stably
+    per = xp.maximum(x, 0) - x * targets + xp.log1p(xp.exp(-xp.abs(x)))
+    loss = float(xp.where(m, per, 0.0).sum()) / n
+    grad = xp.where(m, 1.0 / (1.0 + xp.exp(-x)) - targets, 0.0) / n
+    return loss, grad.astype("float32")

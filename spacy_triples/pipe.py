@@ -12,10 +12,13 @@ from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
+import numpy
+
 from .decode import decode_triples, filter_by_schema, logit
-from .losses import multilabel_categorical_crossentropy
+from .losses import binary_crossentropy_with_logits, multilabel_categorical_crossentropy
+from .models.pointer import PointerScores, PointerTriples
 from .schema import load_relation_schema
-from .targets import make_masks, make_targets
+from .targets import make_masks, make_targets, pointer_object_targets, pointer_token_targets, sample_subjects
 from .triples import (
     DATA_ATTR,
     TRIPLES_ATTR,
@@ -215,6 +218,8 @@ class TripleExtractor(TrainablePipe):
         head.attrs["n_entity_types"] = max(len(self.entity_labels), 1)
         head.attrs["candidate_threshold"] = logit(min([self.threshold] + self.relation_thresholds()))
         head.attrs["max_span_length"] = self.max_span_length
+        head.attrs["threshold"] = float(self.threshold)
+        head.attrs["relation_thresholds"] = self.relation_thresholds()
 
     # ------------------------------------------------------------- prediction
     def predict(self, docs: Iterable[Doc]):
@@ -230,7 +235,14 @@ class TripleExtractor(TrainablePipe):
     def set_annotations(self, docs: Iterable[Doc], scores) -> None:
         """Write decoded triples to doc._.triples and their spans to doc.spans[spans_key]."""
         docs = list(docs)
-        rows = decode_triples(
+        if isinstance(scores, PointerTriples):
+            rows = scores.rows
+        else:
+            rows = self._decode_pairs(docs, scores)
+        self._write(docs, rows)
+
+    def _decode_pairs(self, docs: List[Doc], scores) -> list:
+        return decode_triples(
             scores.windows,
             len(docs),
             scores.entity,
@@ -240,6 +252,8 @@ class TripleExtractor(TrainablePipe):
             self.max_span_length,
             n_types=max(len(self.entity_labels), 1),
         )
+
+    def _write(self, docs: List[Doc], rows: list) -> None:
         labels = self.labels
         types = self.entity_labels or (DEFAULT_ENTITY_LABEL,)
         rows = filter_by_schema(rows, self.cfg.get("schema") or {}, labels, types)
@@ -277,7 +291,16 @@ class TripleExtractor(TrainablePipe):
         if not any(len(doc) for doc in docs):
             return losses
         set_dropout_rate(self.model, drop)
-        scores, backprop = self.model.begin_update(docs)
+        head = self.model.get_ref("head")
+        if "train_subjects" in head.attrs:
+            # the pointer head conditions on one gold subject per doc, drawn here (see
+            # targets.sample_subjects); numpy's global RNG is the one spaCy's training seeds
+            head.attrs["train_subjects"] = sample_subjects([self._aligned_gold(eg) for eg in examples], numpy.random)
+        try:
+            scores, backprop = self.model.begin_update(docs)
+        finally:
+            if "train_subjects" in head.attrs:
+                head.attrs["train_subjects"] = None
         loss, d_scores = self.get_loss(examples, scores)
         backprop(d_scores)
         if sgd is not None:
@@ -289,6 +312,8 @@ class TripleExtractor(TrainablePipe):
         """Multilabel categorical cross-entropy over entity, head and tail pointers."""
         examples = list(examples)
         gold = [self._aligned_gold(eg) for eg in examples]
+        if isinstance(scores, PointerScores):
+            return self._pointer_loss(gold, scores)
         windows = scores.windows
         ops = self.model.ops
         if len(windows) == 0:
@@ -303,6 +328,16 @@ class TripleExtractor(TrainablePipe):
             total += loss
             grads.append(grad)
         return total, type(scores)(windows, *grads)
+
+    def _pointer_loss(self, gold: list, scores: PointerScores) -> Tuple[float, PointerScores]:
+        """Sigmoid cross-entropy of the token pointers plus that of the conditional object pointers."""
+        ops = self.model.ops
+        n_types = max(len(self.entity_labels), 1)
+        tok_t, tok_m = pointer_token_targets(scores.lengths, gold, n_types)
+        loss_tok, d_tok = binary_crossentropy_with_logits(scores.tokens, ops.asarray(tok_t), ops.asarray(tok_m))
+        obj_t, obj_m = pointer_object_targets(scores.queries, int(scores.objects.shape[1]), len(self.labels), gold)
+        loss_obj, d_obj = binary_crossentropy_with_logits(scores.objects, ops.asarray(obj_t), ops.asarray(obj_m))
+        return loss_tok + loss_obj, PointerScores(scores.lengths, scores.queries, d_tok, d_obj)
 
     def _aligned_gold(self, eg: Example) -> Optional[List[Tuple[int, int, int, int, int]]]:
         """Gold triples of eg.reference in eg.predicted token offsets; None masks the doc.

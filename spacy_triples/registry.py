@@ -1,10 +1,14 @@
 """Every registered name of the package. Each one is also an entry point in pyproject.toml."""
 from spacy.util import registry
 
+from .models.dgcnn import build_dgcnn
 from .models.gplinker import build_global_pointer
+from .models.pointer import build_pointer_head
 from .scorer import make_triple_scorer
 from .util import package_folder
 
 registry.architectures.register("spacy_triples.GlobalPointer.v1", func=build_global_pointer)
+registry.architectures.register("spacy_triples.PointerHead.v1", func=build_pointer_head)
+registry.architectures.register("spacy_triples.DGCNN.v1", func=build_dgcnn)
 registry.scorers.register("spacy_triples.triple_scorer.v1", func=make_triple_scorer)
 registry.misc.register("spacy_triples.package_folder.v1", func=package_folder)

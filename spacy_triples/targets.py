@@ -72,3 +72,67 @@ def count_unreachable(gold: Sequence[GoldRows], windows: numpy.ndarray) -> int:
             if not any(a <= lo and hi <= b for a, b in by_doc[d]):
                 missed += 1
     return missed
+
+
+# ------------------------------------------------------------------ pointer (CasRel-style) head
+def sample_subjects(gold: Sequence[GoldRows], rng: numpy.random.RandomState) -> List[Optional[Tuple[int, int]]]:
+    """One gold subject span per doc, drawn uniformly from its distinct subjects (None: no subject
+    or unannotated). CasRel trains the conditional head on one sampled subject per sentence: the
+    cost of a step stays one conditional pass per sentence however many subjects it has, and over
+    the epochs every subject is drawn, so the expected gradient is that of all subjects."""
+    out: List[Optional[Tuple[int, int]]] = []
+    for rows in gold:
+        subjects = sorted({(row[0], row[1]) for row in rows or []})
+        out.append(subjects[rng.randint(len(subjects))] if subjects else None)
+    return out
+
+
+def pointer_token_targets(
+    lengths: Sequence[int], gold: Sequence[GoldRows], n_types: int
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Targets (total, 4T) and mask (total, 4T) for the token pointers of the pointer head.
+
+    Columns: subject start of type t (t), subject end (T + t), object-type start (2T + t) and
+    end (3T + t). Docs with ``None`` gold are masked; untyped heads (T = 1) mask the object-type
+    columns, which then have nothing to learn.
+    """
+    total = int(sum(lengths))
+    targets = numpy.zeros((total, 4 * n_types), dtype="f")
+    mask = numpy.zeros((total, 4 * n_types), dtype=bool)
+    start = 0
+    for n, rows in zip(lengths, gold):
+        if rows is not None:
+            mask[start : start + n, : 2 * n_types] = True
+            if n_types > 1:
+                mask[start : start + n, 2 * n_types :] = True
+        for row in rows or []:
+            s0, s1, _, o0, o1 = row[:5]
+            s_type, o_type = (row[5], row[6]) if len(row) > 5 else (0, 0)
+            targets[start + s0, s_type] = 1.0
+            targets[start + s1 - 1, n_types + s_type] = 1.0
+            if n_types > 1:
+                targets[start + o0, 2 * n_types + o_type] = 1.0
+                targets[start + o1 - 1, 3 * n_types + o_type] = 1.0
+        start += n
+    return targets, mask
+
+
+def pointer_object_targets(
+    queries: numpy.ndarray, width: int, n_labels: int, gold: Sequence[GoldRows]
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Targets and mask (K, S, 2R) for the conditional object pointers.
+
+    queries: int rows (doc, s_start, s_end, slice_start, slice_end), one per conditional pass.
+    Every gold triple of that doc whose subject is (s_start, s_end) marks its object's start (column
+    r) and last token (R + r), relative to the slice, when the object lies in the slice.
+    """
+    k = len(queries)
+    targets = numpy.zeros((k, width, 2 * n_labels), dtype="f")
+    mask = numpy.zeros((k, width, 2 * n_labels), dtype=bool)
+    for q, (doc, s0, s1, c0, c1) in enumerate(queries.tolist()):
+        mask[q, : c1 - c0] = True
+        for row in gold[doc] or []:
+            if (row[0], row[1]) == (s0, s1) and c0 <= row[3] and row[4] <= c1:
+                targets[q, row[3] - c0, row[2]] = 1.0
+                targets[q, row[4] - 1 - c0, n_labels + row[2]] = 1.0
+    return targets, mask

@@ -136,3 +136,166 @@ class GlobalPointerLinker(nn.Module):
                 out[2 * k].append(index)
                 out[2 * k + 1].append(logit)
         return tuple(torch.cat(parts) for parts in out)
+
+
+class GatedDilatedConv(nn.Module):
+    """Residual dilated gated 1-D convolution (the DGCNN block).
+
+    out = x * (1 - g) + v * g, with [v; g] = conv(x) and g = sigmoid: the gate decides, per token
+    and channel, how much of the convolved value replaces the input, so stacking blocks never
+    blocks the gradient path (the residual), and dilation widens the context cheaply.
+    """
+
+    def __init__(self, width: int, dilation: int, kernel_size: int = 3, dropout: float = 0.1):
+        super().__init__()
+        if kernel_size % 2 != 1 or dilation < 1:
+            raise ValueError(f"DGCNN: kernel_size must be odd and dilation >= 1, got {kernel_size}, {dilation}.")
+        self.conv = nn.Conv1d(width, 2 * width, kernel_size, dilation=dilation, padding=dilation * (kernel_size - 1) // 2)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.conv((x * mask).transpose(1, 2)).transpose(1, 2)
+        value, gate = h.chunk(2, dim=-1)
+        gate = torch.sigmoid(gate)
+        return (x * (1 - gate) + self.dropout(value) * gate) * mask
+
+
+class BlockAttention(nn.Module):
+    """Multi-head self-attention inside fixed blocks of ``block`` tokens (memory linear in length)."""
+
+    def __init__(self, width: int, n_heads: int, block: int, dropout: float = 0.1):
+        super().__init__()
+        if width % n_heads:
+            raise ValueError(f"DGCNN: width {width} must be divisible by attention_heads {n_heads}.")
+        self.block = block
+        self.attn = nn.MultiheadAttention(width, n_heads, dropout=dropout, batch_first=True)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        n, length, width = x.shape
+        block = min(self.block, length)
+        pad = (-length) % block
+        xb = torch.nn.functional.pad(x, (0, 0, 0, pad)).reshape(-1, block, width)
+        valid = torch.nn.functional.pad(mask[..., 0] > 0, (0, pad)).reshape(-1, block)
+        # a block of padding only would attend to nothing (NaN): let it see its first position;
+        # its outputs are zeroed by the mask below anyway
+        empty = ~valid.any(dim=1)
+        key_padding = ~valid
+        key_padding[empty, 0] = False
+        out, _ = self.attn(xb, xb, xb, key_padding_mask=key_padding, need_weights=False)
+        out = out.reshape(n, length + pad, width)[:, :length]
+        return self.norm(x + out) * mask
+
+
+class DGCNNEncoder(nn.Module):
+    """Projection -> residual dilated gated convolutions -> optional block self-attention."""
+
+    def __init__(
+        self,
+        n_in: int,
+        width: int,
+        dilations,
+        kernel_size: int = 3,
+        dropout: float = 0.1,
+        attention_heads: int = 0,
+        attention_block: int = 128,
+    ):
+        super().__init__()
+        self.project = nn.Linear(n_in, width) if n_in != width else nn.Identity()
+        self.blocks = nn.ModuleList(GatedDilatedConv(width, d, kernel_size, dropout) for d in dilations)
+        self.attention = BlockAttention(width, attention_heads, attention_block, dropout) if attention_heads else None
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        pos = torch.arange(x.shape[1], device=x.device)
+        mask = (pos[None, :] < lengths[:, None]).to(x.dtype)[..., None]
+        h = self.project(x) * mask
+        for block in self.blocks:
+            h = block(h, mask)
+        if self.attention is not None:
+            h = self.attention(h, mask)
+        return h
+
+
+class ConditionalLayerNorm(nn.Module):
+    """Layer normalisation whose gain and bias are shifted by a condition vector (bert4keras).
+
+    y = (x - mean) / std * (g + W_g c) + (b + W_b c). W_g and W_b start at zero, so the layer
+    begins as a plain layer norm and learns how the subject should reshape every token.
+    """
+
+    def __init__(self, width: int, cond_width: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(width))
+        self.bias = nn.Parameter(torch.zeros(width))
+        self.cond_weight = nn.Linear(cond_width, width, bias=False)
+        self.cond_bias = nn.Linear(cond_width, width, bias=False)
+        nn.init.zeros_(self.cond_weight.weight)
+        nn.init.zeros_(self.cond_bias.weight)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=-1, keepdim=True)
+        var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)
+        normed = (x - mean) / torch.sqrt(var + self.eps)
+        gain = self.weight + self.cond_weight(cond)[:, None, :]
+        shift = self.bias + self.cond_bias(cond)[:, None, :]
+        return normed * gain + shift
+
+
+class PointerTagger(nn.Module):
+    """Half-pointer, half-tagging (CasRel-style) triple head.
+
+    tokens: per token, subject start/end logits per entity type, plus object-type start/end logits
+    (used to type the objects found by the conditional pass). objects: for one subject, the tokens
+    of a slice of its doc are conditioned on the subject's start and end vectors (conditional
+    layer norm, or adding their mean as CasRel does) and tagged with object start/end logits per
+    relation. The encoder output is computed once; only this small head runs per subject.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        n_relations: int,
+        n_entity_types: int = 1,
+        condition: str = "layernorm",
+        dropout: float = 0.1,
+        max_distance: int = 32,
+    ):
+        super().__init__()
+        if condition not in ("layernorm", "add"):
+            raise ValueError(f"PointerHead: condition must be 'layernorm' or 'add', got {condition!r}.")
+        self.condition = condition
+        self.dropout = nn.Dropout(dropout)
+        self.tokens = nn.Linear(width, 4 * n_entity_types)
+        self.cln = ConditionalLayerNorm(width, 2 * width) if condition == "layernorm" else None
+        # Relative distance to the subject: BERT-based CasRel gets it from absolute positions, but
+        # a CNN gives repeated words identical vectors, so the head is told where the subject is.
+        self.distance = nn.Embedding(2 * max_distance + 1, width) if max_distance > 0 else None
+        self.objects = nn.Linear(width, 2 * n_relations)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        slice_index: Optional[torch.Tensor] = None,
+        cond_index: Optional[torch.Tensor] = None,
+        distance: Optional[torch.Tensor] = None,
+        mode: str = "both",
+    ) -> Tuple[torch.Tensor, ...]:
+        """x: (total + 1, D) token vectors of a batch with a padding row last. slice_index (K, S):
+        rows of x searched for each subject's objects; cond_index (K, 2): rows of the subject's
+        first and last token; distance (K, S): bucketed token-to-subject distance."""
+        x = self.dropout(x)
+        out = []
+        if mode in ("both", "tokens"):
+            out.append(self.tokens(x[:-1]).float())
+        if mode in ("both", "objects"):
+            xs = x[slice_index]
+            cond = x[cond_index]
+            if self.cln is not None:
+                h = self.cln(xs, cond.reshape(cond.shape[0], -1))
+            else:
+                h = xs + cond.mean(dim=1)[:, None, :]
+            if self.distance is not None:
+                h = h + self.distance(distance)
+            out.append(self.objects(h).float())
+        return tuple(out)

@@ -1,0 +1,131 @@
+"""``spacy_triples.DGCNN.v1``: embeddings -> dilated gated CNN (+ block self-attention) tok2vec.
+
+The encoder of Su Jianlin's lightweight DGCNN extractor, as a spaCy tok2vec: no pretrained weights,
+fast on CPU, usable inline or shared through a ``Tok2VecListener``.
+"""
+from typing import List, Optional, Sequence
+
+from spacy.tokens import Doc
+from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, chain, torch2xp, xp2torch
+from thinc.types import Floats2d
+
+from .torch_modules import DGCNNEncoder
+
+
+def build_dgcnn(
+    embed: Model[List[Doc], List[Floats2d]],
+    width: int = 128,
+    dilations: Sequence[int] = (1, 2, 5, 1, 2, 5, 1, 1),
+    kernel_size: int = 3,
+    dropout: float = 0.1,
+    attention_heads: int = 4,
+    attention_block: int = 128,
+    mixed_precision: bool = False,
+    grad_scaler_config: Optional[dict] = None,
+) -> Model[List[Doc], List[Floats2d]]:
+    """Registered as ``spacy_triples.DGCNN.v1``.
+
+    embed: a doc -> per-token vectors layer, e.g. ``spacy.MultiHashEmbed.v2`` over NORM, PREFIX,
+        SUFFIX, SHAPE (English) or ORTH alone for character-segmented Chinese (one token per
+        character, so hashing ORTH is a character embedding).
+    width: output width (the embeddings are projected to it when they differ).
+    dilations: one residual gated convolution per entry, with that dilation; the default is the
+        DGCNN schedule (context of +-18 tokens with kernel 3).
+    attention_heads: heads of a self-attention layer after the convolutions (0: none). Attention
+        runs inside blocks of ``attention_block`` tokens, so memory stays linear in doc length.
+    """
+    dilations = [int(d) for d in dilations]
+    if not dilations:
+        raise ValueError("spacy_triples.DGCNN.v1: dilations must list at least one dilation.")
+    encoder = Model(
+        "dgcnn_encoder",
+        _encoder_forward,
+        init=_encoder_init,
+        dims={"nI": None, "nO": width},
+        attrs={
+            "dilations": dilations,
+            "kernel_size": kernel_size,
+            "dropout": dropout,
+            "attention_heads": attention_heads,
+            "attention_block": attention_block,
+            "mixed_precision": mixed_precision,
+            "grad_scaler_config": dict(grad_scaler_config or {}),
+        },
+    )
+    model = chain(embed, encoder)
+    model.set_ref("embed", embed)
+    model.set_ref("encoder", encoder)
+    model.set_dim("nO", width)
+    model.name = "dgcnn"
+    return model
+
+
+def _encoder_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
+    if X is not None and len(X):
+        model.set_dim("nI", int(X[0].shape[1]), force=True)
+    n_in = model.maybe_get_dim("nI")
+    if n_in is None:
+        raise ValueError("spacy_triples.DGCNN.v1: the embedding width is unknown; initialize with sample docs.")
+    attrs = model.attrs
+    module = DGCNNEncoder(
+        n_in, model.get_dim("nO"), attrs["dilations"], attrs["kernel_size"], attrs["dropout"],
+        attrs["attention_heads"], attrs["attention_block"],
+    )
+    grad_scaler = None
+    if attrs["grad_scaler_config"]:
+        from thinc.api import PyTorchGradScaler
+
+        grad_scaler = PyTorchGradScaler(**attrs["grad_scaler_config"])
+    model.layers.clear()
+    model.layers.append(
+        PyTorchWrapper_v2(
+            module,
+            convert_inputs=_convert_inputs,
+            convert_outputs=_convert_outputs,
+            mixed_precision=attrs["mixed_precision"],
+            grad_scaler=grad_scaler,
+        )
+    )
+
+
+def _convert_inputs(model: Model, X, is_train: bool):
+    Xpad, lengths = X
+    device = model.shims[0].device
+    args = (xp2torch(Xpad, requires_grad=is_train, device=device), xp2torch(model.ops.asarray1i(lengths), device=device))
+
+    def reverse(dX: ArgsKwargs):
+        return torch2xp(dX.args[0])
+
+    return ArgsKwargs(args=args, kwargs={}), reverse
+
+
+def _convert_outputs(model: Model, X_Ytorch, is_train: bool):
+    _, Ytorch = X_Ytorch
+    device = model.shims[0].device
+
+    def reverse(dY):
+        return ArgsKwargs(args=(Ytorch,), kwargs={"grad_tensors": xp2torch(dY, device=device)})
+
+    return torch2xp(Ytorch if is_train else Ytorch.detach()), reverse
+
+
+def _encoder_forward(model: Model, Xs: List[Floats2d], is_train: bool):
+    ops = model.ops
+    lengths = [int(x.shape[0]) for x in Xs]
+    n_in, n_out = model.get_dim("nI"), model.get_dim("nO")
+    if not model.layers:
+        raise ValueError("spacy_triples.DGCNN.v1 is not initialized: call nlp.initialize() first.")
+    if not lengths or max(lengths) == 0:
+        return [ops.alloc2f(n, n_out) for n in lengths], lambda dYs: [ops.alloc2f(n, n_in) for n in lengths]
+    Xpad = ops.pad(Xs)  # (B, L, nI)
+    Ypad, backprop_torch = model.layers[0]((Xpad, lengths), is_train)
+    Ys = [Ypad[i, :n] for i, n in enumerate(lengths)]
+
+    def backprop(dYs: List[Floats2d]) -> List[Floats2d]:
+        dYpad = ops.pad(dYs) if dYs else dYs
+        if dYpad.shape[1] < Ypad.shape[1]:  # ops.pad pads to the longest given sequence
+            dYpad = ops.xp.concatenate([dYpad, ops.alloc3f(dYpad.shape[0], Ypad.shape[1] - dYpad.shape[1], n_out)], axis=1)
+        dXpad = backprop_torch(ops.xp.ascontiguousarray(dYpad, dtype="float32"))
+        return [dXpad[i, :n] for i, n in enumerate(lengths)]
+
+    return Ys, backprop
