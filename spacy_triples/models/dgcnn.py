@@ -37,20 +37,27 @@ def build_dgcnn(
     dilations = [int(d) for d in dilations]
     if not dilations:
         raise ValueError("spacy_triples.DGCNN.v1: dilations must list at least one dilation.")
+    # Built now, not at initialize: a tok2vec's structure must be the same before and after
+    # training so that spaCy can load its weights (the projection infers its input width).
+    module = DGCNNEncoder(None, width, dilations, kernel_size, dropout, attention_heads, attention_block)
+    grad_scaler = None
+    if grad_scaler_config:
+        from thinc.api import PyTorchGradScaler
+
+        grad_scaler = PyTorchGradScaler(**grad_scaler_config)
+    wrapped = PyTorchWrapper_v2(
+        module,
+        convert_inputs=_convert_inputs,
+        convert_outputs=_convert_outputs,
+        mixed_precision=mixed_precision,
+        grad_scaler=grad_scaler,
+    )
     encoder = Model(
         "dgcnn_encoder",
         _encoder_forward,
         init=_encoder_init,
+        layers=[wrapped],
         dims={"nI": None, "nO": width},
-        attrs={
-            "dilations": dilations,
-            "kernel_size": kernel_size,
-            "dropout": dropout,
-            "attention_heads": attention_heads,
-            "attention_block": attention_block,
-            "mixed_precision": mixed_precision,
-            "grad_scaler_config": dict(grad_scaler_config or {}),
-        },
     )
     model = chain(embed, encoder)
     model.set_ref("embed", embed)
@@ -63,29 +70,8 @@ def build_dgcnn(
 def _encoder_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
     if X is not None and len(X):
         model.set_dim("nI", int(X[0].shape[1]), force=True)
-    n_in = model.maybe_get_dim("nI")
-    if n_in is None:
-        raise ValueError("spacy_triples.DGCNN.v1: the embedding width is unknown; initialize with sample docs.")
-    attrs = model.attrs
-    module = DGCNNEncoder(
-        n_in, model.get_dim("nO"), attrs["dilations"], attrs["kernel_size"], attrs["dropout"],
-        attrs["attention_heads"], attrs["attention_block"],
-    )
-    grad_scaler = None
-    if attrs["grad_scaler_config"]:
-        from thinc.api import PyTorchGradScaler
-
-        grad_scaler = PyTorchGradScaler(**attrs["grad_scaler_config"])
-    model.layers.clear()
-    model.layers.append(
-        PyTorchWrapper_v2(
-            module,
-            convert_inputs=_convert_inputs,
-            convert_outputs=_convert_outputs,
-            mixed_precision=attrs["mixed_precision"],
-            grad_scaler=grad_scaler,
-        )
-    )
+        # materialize the lazy projection with one small forward pass
+        model.layers[0].predict((model.ops.alloc3f(1, 1, int(X[0].shape[1])), [1]))
 
 
 def _convert_inputs(model: Model, X, is_train: bool):
@@ -112,9 +98,8 @@ def _convert_outputs(model: Model, X_Ytorch, is_train: bool):
 def _encoder_forward(model: Model, Xs: List[Floats2d], is_train: bool):
     ops = model.ops
     lengths = [int(x.shape[0]) for x in Xs]
-    n_in, n_out = model.get_dim("nI"), model.get_dim("nO")
-    if not model.layers:
-        raise ValueError("spacy_triples.DGCNN.v1 is not initialized: call nlp.initialize() first.")
+    n_out = model.get_dim("nO")
+    n_in = int(Xs[0].shape[1]) if Xs else model.get_dim("nI")
     if not lengths or max(lengths) == 0:
         return [ops.alloc2f(n, n_out) for n in lengths], lambda dYs: [ops.alloc2f(n, n_in) for n in lengths]
     Xpad = ops.pad(Xs)  # (B, L, nI)

@@ -190,9 +190,10 @@ class BlockAttention(nn.Module):
 class DGCNNEncoder(nn.Module):
     """Projection -> residual dilated gated convolutions -> optional block self-attention."""
 
+
     def __init__(
         self,
-        n_in: int,
+        n_in: Optional[int],
         width: int,
         dilations,
         kernel_size: int = 3,
@@ -201,7 +202,8 @@ class DGCNNEncoder(nn.Module):
         attention_block: int = 128,
     ):
         super().__init__()
-        self.project = nn.Linear(n_in, width) if n_in != width else nn.Identity()
+        # n_in None: the embedding width is taken from the first input (and from a saved state)
+        self.project = nn.LazyLinear(width) if n_in is None else nn.Linear(n_in, width)
         self.blocks = nn.ModuleList(GatedDilatedConv(width, d, kernel_size, dropout) for d in dilations)
         self.attention = BlockAttention(width, attention_heads, attention_block, dropout) if attention_heads else None
 
@@ -214,6 +216,11 @@ class DGCNNEncoder(nn.Module):
         if self.attention is not None:
             h = self.attention(h, mask)
         return h
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """Half-precision (AMP) outputs back to float32 for the losses; other dtypes unchanged."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
 class ConditionalLayerNorm(nn.Module):
@@ -287,7 +294,7 @@ class PointerTagger(nn.Module):
         x = self.dropout(x)
         out = []
         if mode in ("both", "tokens"):
-            out.append(self.tokens(x[:-1]).float())
+            out.append(_full(self.tokens(x[:-1])))
         if mode in ("both", "objects"):
             xs = x[slice_index]
             cond = x[cond_index]
@@ -297,5 +304,5 @@ class PointerTagger(nn.Module):
                 h = xs + cond.mean(dim=1)[:, None, :]
             if self.distance is not None:
                 h = h + self.distance(distance)
-            out.append(self.objects(h).float())
+            out.append(_full(self.objects(h)))
         return tuple(out)
