@@ -35,3 +35,18 @@ def test_init_labels_train_and_evaluate(tmp_path):
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert scores["triples_f"] == meta["performance"]["triples_f"]
     assert "born_in" in scores["triples_per_type"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["dgcnn.cfg", "pointer_dgcnn.cfg"])
+def test_dgcnn_configs_train_with_spacy_train(tmp_path, config):
+    nlp = spacy.blank("en")
+    DocBin(store_user_data=True, docs=[eg.reference for eg in make_examples(nlp)] * 4).to_disk(tmp_path / "train.spacy")
+    path = CONFIG.parent / config
+    _run("train", str(path), "--output", "out", "--paths.train", "train.spacy", "--paths.dev", "train.spacy",
+         "--components.tok2vec.model.embed.include_static_vectors", "false", "--training.max_steps", "200",
+         "--training.eval_frequency", "100", "--training.dropout", "0.0", cwd=tmp_path)
+    meta = json.loads((tmp_path / "out" / "model-best" / "meta.json").read_text())
+    assert meta["performance"]["triples_f"] > 0.5
+    loaded = spacy.load(tmp_path / "out" / "model-best")
+    assert loaded.get_pipe("tok2vec").model.name == "dgcnn"

@@ -14,16 +14,17 @@ def tiny_bert(tmp_path_factory):
     return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
-def _config(name: str) -> Config:
-    config = Config().from_disk("configs/transformer.cfg")
+def _config(name: str, path: str = "configs/transformer.cfg") -> Config:
+    config = Config().from_disk(path)
     config["components"]["transformer"]["model"]["name"] = name
     config["components"]["transformer"]["model"]["get_spans"]["window"] = 16
     config["components"]["transformer"]["model"]["get_spans"]["stride"] = 12
     return config
 
 
-def test_transformer_listener_overfits_and_round_trips(tiny_bert, tmp_path):
-    nlp = spacy.util.load_model_from_config(_config(tiny_bert), auto_fill=True, validate=True)
+@pytest.mark.parametrize("path", ["configs/transformer.cfg", "configs/pointer_transformer.cfg"])
+def test_transformer_listener_overfits_and_round_trips(tiny_bert, tmp_path, path):
+    nlp = spacy.util.load_model_from_config(_config(tiny_bert, path), auto_fill=True, validate=True)
     assert nlp.pipe_names == ["transformer", "triple_extractor"]
     examples = make_examples(nlp)
     spacy.util.fix_random_seed(0)
