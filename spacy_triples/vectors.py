@@ -57,5 +57,6 @@ def init_vectors(output: Path, lang: str = "en", model_folder: Optional[str] = N
         vectors.add(word, row=row)
         vectors.data[row] = matrix[row]
     nlp.vocab.vectors = vectors
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
     return len(words)

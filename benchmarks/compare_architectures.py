@@ -1,0 +1,165 @@
+"""Train and test each head/encoder combination within a fixed wall-clock budget (issue 4).
+
+    python benchmarks/compare_architectures.py [--budget 300] [--datasets conll04 webnlg] \
+        [--configs dgcnn pointer_dgcnn transformer pointer_transformer]
+
+Needs the converted corpora (python benchmarks/convert_datasets.py) and static vectors for the
+DGCNN configs (made here with spacy-triples init-vectors when missing). Each run is a separate
+process (so peak memory is its own): it trains with spaCy's training loop until ``--budget``
+seconds of wall time have passed (dev evaluations included), keeps the best dev checkpoint, then
+scores the test set (overall, per overlap bucket), and times nlp.pipe over the test texts.
+Writes benchmarks/results/architectures.json and prints a markdown table.
+"""
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus" / "converted"
+DATASETS = {
+    "conll04": ("conll04__unified_format__train.CoNLL04.json", "conll04__unified_format__valid.CoNLL04.json",
+                "conll04__unified_format__test.CoNLL04.json"),
+    "webnlg": ("webnlg__train_triples.json", "webnlg__val_triples.json", "webnlg__test_triples.json"),
+    "webnlg_star": ("webnlg_star__train_triples.json", "webnlg_star__val_triples.json", "webnlg_star__test_triples.json"),
+}
+
+
+def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int) -> dict:
+    import spacy
+    import torch
+    from spacy import util
+    from spacy.schemas import ConfigSchemaTraining
+    from spacy.training import Corpus
+    from spacy.training.initialize import init_nlp
+    from spacy.training.loop import create_evaluation_callback, create_train_batches, train_while_improving
+    from spacy.util import registry, resolve_dot_names
+
+    torch.set_num_threads(threads)
+    train, dev, test = (str(CORPUS / f"{name}.spacy") for name in DATASETS[dataset])
+    overrides = {"paths.train": train, "paths.dev": dev, "training.max_steps": 0, "training.max_epochs": 0,
+                 "training.eval_frequency": 200, "training.patience": 0}
+    path = ROOT / "configs" / f"{config}.cfg"
+    cfg = util.load_config(path, overrides=overrides, interpolate=False)
+    if "vectors" in cfg["paths"] and "transformer" not in config:
+        cfg["paths"]["vectors"] = str(vectors)
+    start = time.perf_counter()
+    nlp = init_nlp(cfg)
+    init_seconds = time.perf_counter() - start
+    config_i = nlp.config.interpolate()
+    util.fix_random_seed(config_i["training"]["seed"])
+    T = registry.resolve(config_i["training"], schema=ConfigSchemaTraining)
+    train_corpus, dev_corpus = resolve_dot_names(config_i, [T["train_corpus"], T["dev_corpus"]])
+    evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])
+    eval_seconds = [0.0]
+
+    def timed_evaluate():
+        t = time.perf_counter()
+        result = evaluate()
+        eval_seconds[0] += time.perf_counter() - t
+        return result
+
+    steps = train_while_improving(
+        nlp, T["optimizer"], create_train_batches(nlp, train_corpus, T["batcher"], T["max_epochs"]), timed_evaluate,
+        dropout=T["dropout"], accumulate_gradient=T["accumulate_gradient"], patience=T["patience"],
+        max_steps=T["max_steps"], eval_frequency=T["eval_frequency"], exclude=T["frozen_components"],
+        annotating_components=T["annotating_components"], before_update=T["before_update"],
+    )
+    best_dir = out / "model-best"
+    out.mkdir(parents=True, exist_ok=True)
+    best_dev, info, step = None, {}, 0
+    train_start = time.perf_counter()
+    for _, info, is_best in steps:
+        step = info["step"]
+        if is_best:
+            best_dev = info["score"]
+            nlp.to_disk(best_dir)
+        if time.perf_counter() - train_start > budget:
+            break
+    train_seconds = time.perf_counter() - train_start
+    words = info.get("words", 0)
+    best = spacy.load(best_dir)
+    examples = list(Corpus(test)(best))
+    scores = best.evaluate(examples)
+    texts = [eg.reference.text for eg in examples]
+    n_words = sum(len(eg.reference) for eg in examples)
+    list(best.pipe(texts[:32]))  # warm-up
+    t = time.perf_counter()
+    list(best.pipe(texts, batch_size=64))
+    infer_seconds = time.perf_counter() - t
+    overlap = {k: {m: round(100 * v[m], 2) for m in ("p", "r", "f")} for k, v in (scores.get("triples_per_overlap") or {}).items()}
+    return {
+        "config": config, "dataset": dataset, "budget_s": budget, "steps": step, "epochs": info.get("epoch"),
+        "init_s": round(init_seconds, 1), "train_s": round(train_seconds, 1), "dev_eval_s": round(eval_seconds[0], 1),
+        "best_dev_triples_f": round(100 * (best_dev or 0.0), 2),
+        "test": {k: round(100 * (scores.get(k) or 0.0), 2) for k in ("triples_p", "triples_r", "triples_f", "triples_strict_p", "triples_strict_r", "triples_strict_f")},
+        "test_per_overlap": overlap,
+        "train_words_per_s": round(words / max(train_seconds - eval_seconds[0], 1e-9), 1),
+        "infer_words_per_s": round(n_words / infer_seconds, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "torch_threads": threads,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--budget", type=float, default=300.0, help="training wall seconds per run")
+    parser.add_argument("--datasets", nargs="+", default=["conll04", "webnlg"])
+    parser.add_argument("--configs", nargs="+", default=["dgcnn", "pointer_dgcnn", "transformer", "pointer_transformer"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--work", default=str(ROOT / "training" / "bench"))
+    parser.add_argument("--one", nargs=2, metavar=("CONFIG", "DATASET"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    work = Path(args.work)
+    vectors = work / "vectors"
+    if args.one:
+        config, dataset = args.one
+        result = run_one(config, dataset, args.budget, work / f"{dataset}-{config}", vectors, args.threads)
+        print("RESULT " + json.dumps(result))
+        return
+    for _, (train, _, _) in DATASETS.items():
+        if not (CORPUS / f"{train}.spacy").exists():
+            sys.exit(f"Missing {CORPUS / train}.spacy: run python benchmarks/convert_datasets.py first.")
+    if not vectors.exists():
+        subprocess.run([sys.executable, "-m", "spacy_triples", "init-vectors", str(vectors)], check=True)
+    out_file = ROOT / "benchmarks" / "results" / "architectures.json"
+    results = json.loads(out_file.read_text())["results"] if out_file.exists() else []
+    for dataset in args.datasets:
+        for config in args.configs:
+            proc = subprocess.run([sys.executable, __file__, "--one", config, dataset, "--budget", str(args.budget),
+                                   "--threads", str(args.threads), "--work", str(work)], capture_output=True, text=True)
+            lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+            if proc.returncode or not lines:
+                print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
+                result = {"config": config, "dataset": dataset, "error": proc.stderr.strip().splitlines()[-1:]}
+            else:
+                result = json.loads(lines[-1][len("RESULT "):])
+            results = [r for r in results if (r["config"], r["dataset"]) != (config, dataset)] + [result]
+            payload = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, python {platform.python_version()}",
+                       "command": "python benchmarks/compare_architectures.py " + " ".join(sys.argv[1:]), "results": results}
+            out_file.write_text(json.dumps(payload, indent=2))
+            print(json.dumps(result), flush=True)
+    print(table(results))
+
+
+def table(results) -> str:
+    rows = ["| dataset | config | steps | test P | test R | test F1 | strict F1 | normal F1 | SEO F1 | EPO F1 | train w/s | infer w/s | peak RSS MiB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if "error" in r:
+            rows.append(f"| {r['dataset']} | {r['config']} | error: {r['error']} |")
+            continue
+        o = r["test_per_overlap"]
+        rows.append(f"| {r['dataset']} | {r['config']} | {r['steps']} | {r['test']['triples_p']} | {r['test']['triples_r']} | "
+                    f"{r['test']['triples_f']} | {r['test']['triples_strict_f']} | {o.get('normal', {}).get('f', '-')} | "
+                    f"{o.get('shared_entity', {}).get('f', '-')} | {o.get('multi_relation', {}).get('f', '-')} | "
+                    f"{r['train_words_per_s']} | {r['infer_words_per_s']} | {r['peak_rss_mib']} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    main()
