@@ -58,19 +58,28 @@ def extract(
     max_length: int = 1_000_000,
     show: bool = False,
     progress: bool = False,
+    resume: bool = False,
 ):
     """Run a pipeline over INPUT (text lines, JSONL, a folder of .txt or -) into JSONL; see extract.py."""
-    from .extract import extract_to_jsonl, read_inputs
+    from .extract import extract_to_jsonl, read_inputs, resume_prefix, skip_done
 
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     nlp = spacy.load(model)
     records = read_inputs(input_path, input_format, max_length)
+    done = []
+    if resume:
+        if output_path == "-":
+            raise ValueError("--resume needs an output file, not stdout.")
+        if Path(output_path).exists():
+            done = resume_prefix(output_path)
+            records = skip_done(records, done, output_path)
     if output_path != "-":
         Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-    out = sys.stdout if output_path == "-" else open(output_path, "w", encoding="utf8")
+    out = sys.stdout if output_path == "-" else open(output_path, "a" if done else "w", encoding="utf8")
     try:
         summary = extract_to_jsonl(nlp, records, out, batch_size, n_process, progress)
+        summary.resumed = len(done)
     finally:
         if out is not sys.stdout:
             out.close()
@@ -157,6 +166,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--gpu-id", type=int, default=-1)
     p.add_argument("--max-length", type=int, default=1_000_000, help="longer documents get an error entry")
     p.add_argument("--show", action="store_true", help="also print the triples readably on stderr")
+    p.add_argument("--resume", action="store_true", help="keep the documents an earlier run already wrote to OUTPUT and do the rest")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = sub.add_parser("evaluate", help="score a pipeline on a .spacy file (overall, per relation, per overlap)")
     p.add_argument("model")
@@ -204,7 +214,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(json.dumps(stats, indent=2, ensure_ascii=False) if args.json else format_stats(stats))
         elif args.command == "extract":
             summary = extract(args.model, args.input, args.output, args.batch_size, args.n_process, args.gpu_id,
-                              args.input_format, args.max_length, args.show, progress=not args.quiet)
+                              args.input_format, args.max_length, args.show, progress=not args.quiet,
+                              resume=args.resume)
             print(summary.line(), file=sys.stderr)
         elif args.command == "evaluate":
             print(format_scores(evaluate(args.model, args.data, args.output)))

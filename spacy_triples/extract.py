@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Dict, Iterator, Optional, Tuple
+from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
 
 @dataclass
@@ -34,10 +34,12 @@ class ExtractSummary:
     failed: int = 0
     triples: int = 0
     seconds: float = 0.0
+    resumed: int = 0
 
     def line(self) -> str:
         rate = self.read / self.seconds if self.seconds else 0.0
-        return (f"{self.read} documents read, {self.written} written, {self.failed} failed, "
+        resumed = f"{self.resumed} already written (resumed), " if self.resumed else ""
+        return (f"{resumed}{self.read} documents read, {self.written} written, {self.failed} failed, "
                 f"{self.triples} triples, {self.seconds:.1f} s ({rate:.1f} docs/s)")
 
 
@@ -122,6 +124,45 @@ def _read_dir(folder: Path) -> Iterator[InputRecord]:
     for file in files:
         text, error = _decode(file.read_bytes(), file.name)
         yield InputRecord(id=file.name, text=text or "", error=error)
+
+
+def resume_prefix(path: str) -> List[Any]:
+    """Ids of the records a previous, possibly interrupted, run already wrote to ``path``.
+
+    Output lines are written whole and in input order, so the complete JSON lines at the start of
+    the file are the first records of the input. A trailing partial line (the process died while
+    writing it) is cut off the file, so that appending continues a valid JSONL file.
+    """
+    file = Path(path)
+    data = file.read_bytes()
+    ids, good = [], 0
+    for line in data.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        try:
+            ids.append(json.loads(line)["id"])
+        except (ValueError, KeyError, TypeError):
+            break
+        good += len(line)
+    if good < len(data):
+        with open(file, "r+b") as handle:
+            handle.truncate(good)
+    return ids
+
+
+def skip_done(records: Iterator[InputRecord], done: List[Any], output: str) -> Iterator[InputRecord]:
+    """Skip the first ``len(done)`` records, checking that they are the ones already written."""
+    records = iter(records)
+    for n, done_id in enumerate(done):
+        record = next(records, None)
+        if record is None or record.id != done_id:
+            found = "the end of the input" if record is None else f"id {record.id!r}"
+            raise ValueError(
+                f"Cannot resume: {output} does not start with the documents of this input (output line "
+                f"{n + 1} has id {done_id!r}, the input has {found}). Use the same input, or remove "
+                "the output file and run without --resume."
+            )
+    yield from records
 
 
 def extract_to_jsonl(nlp, records: Iterator[InputRecord], out: IO[str], batch_size: int = 64,

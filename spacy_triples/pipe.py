@@ -1,4 +1,8 @@
 """The ``triple_extractor`` component."""
+import hashlib
+import os
+import warnings
+from collections import Counter
 from itertools import islice
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -29,6 +33,8 @@ from .triples import (
 )
 
 DEFAULT_SPANS_KEY = "triple_entities"
+# bumped when a saved component can no longer be read by older code
+FORMAT_VERSION = 1
 
 default_model_config = """
 [model]
@@ -362,7 +368,9 @@ class TripleExtractor(TrainablePipe):
         rows = []
         for s0, s1, s_label, rel, o0, o1, o_label, _ in ref._.get(DATA_ATTR):
             if rel not in label_index:
-                continue
+                continue  # counted by audit_gold at initialize
+            if not (0 <= s0 < s1 <= len(ref) and 0 <= o0 < o1 <= len(ref)):
+                continue  # a span outside its doc: counted by audit_gold at initialize
             subj, obj = align(s0, s1), align(o0, o1)
             if subj is None or obj is None:
                 return None
@@ -412,6 +420,44 @@ class TripleExtractor(TrainablePipe):
         self.model.initialize(X=sample)
         self.cfg["width"] = head.get_dim("nI")
         self._sync_model_attrs()
+        self._warn_about_gold(get_examples)
+
+    def audit_gold(self, examples: Iterable[Example]) -> Counter:
+        """Count gold triples that training will skip or cannot learn, by reason (pure)."""
+        counts: Counter = Counter()
+        head = self.model.get_ref("head")
+        reach = head.attrs.get("object_reach")
+        window = head.attrs.get("window_size")
+        for eg in examples:
+            ref = eg.reference
+            rows = ref._.get(DATA_ATTR) or []
+            seen = set()
+            for row in rows:
+                s0, s1, _, rel, o0, o1 = row[:6]
+                if not (0 <= s0 < s1 <= len(ref) and 0 <= o0 < o1 <= len(ref)):
+                    counts["span outside its doc (skipped)"] += 1
+                    continue
+                if rel not in self.labels:
+                    counts[f"relation not among the labels (skipped): {rel}"] += 1
+                    continue
+                key = (s0, s1, rel, o0, o1)
+                if key in seen:
+                    counts["duplicate gold triple (counted once)"] += 1
+                seen.add(key)
+                if max(s1 - s0, o1 - o0) > self.max_span_length:
+                    counts[f"span longer than max_span_length={self.max_span_length} (unlearnable)"] += 1
+                elif window is not None and max(s1, o1) - min(s0, o0) > window:
+                    counts[f"subject and object farther apart than window_size={window} (unlearnable)"] += 1
+                elif reach is not None and (o0 < s0 - reach or o1 > s1 + reach):
+                    counts[f"object farther than object_reach={reach} from its subject (unlearnable)"] += 1
+        return counts
+
+    def _warn_about_gold(self, get_examples: Callable[[], Iterable[Example]]) -> None:
+        counts = self.audit_gold(get_examples())
+        if counts:
+            detail = "; ".join(f"{reason}: {n}" for reason, n in sorted(counts.items()))
+            warnings.warn(f"[{self.name}] some gold triples cannot be trained on as given: {detail}. "
+                          "Fix the data, or raise max_span_length / window_size / object_reach.")
 
     def _require_labels(self) -> None:
         if not self.labels:
@@ -443,11 +489,41 @@ class TripleExtractor(TrainablePipe):
         head.set_dim("nI", self.cfg["width"], force=True)
         head.initialize()
 
+    def to_disk(self, path, *, exclude=tuple()) -> None:
+        """Write cfg, vocab and model. The model file is written to a temporary name and renamed,
+        and cfg records its SHA-256, so a save interrupted midway cannot load as a mix of two models."""
+        path = util.ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        cfg = dict(self.cfg, format_version=FORMAT_VERSION)
+        if "model" not in exclude:
+            data = self.model.to_bytes()
+            cfg["model_sha256"] = hashlib.sha256(data).hexdigest()
+            tmp = path / "model.tmp"
+            tmp.write_bytes(data)
+            os.replace(tmp, path / "model")
+        if "vocab" not in exclude:
+            self.vocab.to_disk(path / "vocab", exclude=exclude)
+        if "cfg" not in exclude:
+            tmp = path / "cfg.tmp"
+            srsly.write_json(tmp, cfg)
+            os.replace(tmp, path / "cfg")
+
+    def _check_saved_cfg(self, where) -> None:
+        version = int(self.cfg.pop("format_version", FORMAT_VERSION) or FORMAT_VERSION)
+        if version > FORMAT_VERSION:
+            raise ValueError(
+                f"Cannot load the '{self.name}' component from {where}: it was saved in format "
+                f"{version} by a newer spacy-triples, this one reads format {FORMAT_VERSION}. "
+                "Upgrade spacy-triples (pip install -U spacy-triples)."
+            )
+
     def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "TripleExtractor":
         self._validate_serialization_attrs()
         msg = srsly.msgpack_loads(bytes_data)
         if "cfg" in msg and "cfg" not in exclude:
             self.cfg.update(srsly.json_loads(msg["cfg"]))
+            self.cfg.pop("model_sha256", None)
+            self._check_saved_cfg("bytes")
         if "vocab" in msg and "vocab" not in exclude:
             self.vocab.from_bytes(msg["vocab"], exclude=exclude)
         if "model" in msg and "model" not in exclude:
@@ -458,8 +534,11 @@ class TripleExtractor(TrainablePipe):
     def from_disk(self, path, *, exclude=tuple()) -> "TripleExtractor":
         self._validate_serialization_attrs()
         path = util.ensure_path(path)
+        expected_hash = None
         if "cfg" not in exclude and (path / "cfg").exists():
             self.cfg.update(srsly.read_json(path / "cfg"))
+            expected_hash = self.cfg.pop("model_sha256", None)
+            self._check_saved_cfg(path / "cfg")
         if "vocab" not in exclude and (path / "vocab").exists():
             self.vocab.from_disk(path / "vocab", exclude=exclude)
         if "model" not in exclude:
@@ -469,9 +548,16 @@ class TripleExtractor(TrainablePipe):
                     f"Cannot load the '{self.name}' component: {model_path} is missing. "
                     "Save the pipeline again with nlp.to_disk()."
                 )
+            data = model_path.read_bytes()
+            if expected_hash is not None and hashlib.sha256(data).hexdigest() != expected_hash:
+                raise ValueError(
+                    f"Cannot load the '{self.name}' component: {model_path} is not the model that "
+                    f"{path / 'cfg'} was saved with (checksum mismatch). The save was interrupted or "
+                    "the files were mixed from two saves; save the pipeline again."
+                )
             self._build_for_load()
             try:
-                self.model.from_bytes(model_path.read_bytes())
+                self.model.from_bytes(data)
             except (ValueError, KeyError, EOFError) as err:
                 raise ValueError(
                     f"Cannot load the '{self.name}' component from {model_path}: the file does not "
