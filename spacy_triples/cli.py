@@ -98,10 +98,12 @@ def extract(
     return summary
 
 
-def evaluate(model: str, data_path: str, output_path: Optional[str] = None) -> dict:
+def evaluate(model: str, data_path: str, output_path: Optional[str] = None, gpu_id: int = -1) -> dict:
     """Score a pipeline on a .spacy file: overall, per relation and per overlap class."""
     from spacy.training import Corpus
 
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
     nlp = spacy.load(model)
     if not Path(data_path).exists():
         raise ValueError(f"Evaluation data {data_path} does not exist (make it with 'spacy-triples convert').")
@@ -172,6 +174,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("model")
     p.add_argument("data")
     p.add_argument("--output", help="also write the scores to this JSON file")
+    p.add_argument("--gpu-id", type=int, default=-1)
     p = sub.add_parser("init-vectors", help="write static vectors from MiniLM's input embeddings")
     p.add_argument("output")
     p.add_argument("--lang", default="en")
@@ -218,7 +221,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                               resume=args.resume)
             print(summary.line(), file=sys.stderr)
         elif args.command == "evaluate":
-            print(format_scores(evaluate(args.model, args.data, args.output)))
+            print(format_scores(evaluate(args.model, args.data, args.output, args.gpu_id)))
         elif args.command == "export":
             from .export import export
 

@@ -183,7 +183,7 @@ def _head_forward(model: Model, Xs: List[Floats2d], is_train: bool):
 def _train_forward(model: Model, Xcat, lengths: List[int]):
     ops = model.ops
     a = model.attrs
-    total, n_in = len(Xcat) - 1, Xcat.shape[1]
+    total = len(Xcat) - 1
     subjects = a.get("train_subjects") or [None] * len(lengths)
     if len(subjects) != len(lengths):
         raise ValueError(f"PointerHead: {len(subjects)} sampled subjects for a batch of {len(lengths)} docs.")
