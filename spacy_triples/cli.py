@@ -112,11 +112,14 @@ def evaluate(model: str, data_path: str, output_path: Optional[str] = None, gpu_
     examples = list(Corpus(data_path)(nlp))
     scores = nlp.evaluate(examples)
     keys = ("triples_p", "triples_r", "triples_f", "triples_strict_p", "triples_strict_r", "triples_strict_f",
+            "triples_text_p", "triples_text_r", "triples_text_f",
             "triple_ents_p", "triple_ents_r", "triple_ents_f")
     result = {k: scores.get(k) for k in keys}
     result["triples_per_type"] = scores.get("triples_per_type")
     result["triples_per_overlap"] = scores.get("triples_per_overlap")
     result["n_docs"] = len(examples)
+    per_type = result["triples_per_type"] or {}
+    result["triples_macro_f"] = sum(v["f"] for v in per_type.values()) / len(per_type) if per_type else None
     if output_path:
         Path(output_path).parent.mkdir(parents=True, exist_ok=True)
         Path(output_path).write_text(json.dumps(result, indent=2), encoding="utf8")
@@ -130,7 +133,12 @@ def format_scores(result: dict) -> str:
     lines = [f"{'':24} {'P':>6} {'R':>6} {'F':>6}"]
     lines.append(f"{'triples (exact)':24} {pct(result['triples_p'])} {pct(result['triples_r'])} {pct(result['triples_f'])}")
     lines.append(f"{'triples (strict, typed)':24} {pct(result['triples_strict_p'])} {pct(result['triples_strict_r'])} {pct(result['triples_strict_f'])}")
+    lines.append(f"{'triples (text, DuIE)':24} {pct(result['triples_text_p'])} {pct(result['triples_text_r'])} {pct(result['triples_text_f'])}")
     lines.append(f"{'entity spans':24} {pct(result['triple_ents_p'])} {pct(result['triple_ents_r'])} {pct(result['triple_ents_f'])}")
+    per_type = result.get("triples_per_type") or {}
+    if per_type:
+        macro = sum(v["f"] for v in per_type.values()) / len(per_type)
+        lines.append(f"{'triples macro F (rel.)':24} {'':6} {'':6} {pct(macro)}")
     for title, key in (("per relation", "triples_per_type"), ("per overlap class", "triples_per_overlap")):
         lines.append(f"-- {title}")
         for name, prf in (result.get(key) or {}).items():

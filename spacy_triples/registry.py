@@ -4,6 +4,7 @@ from spacy.util import registry
 from .models.dgcnn import build_dgcnn
 from .models.gplinker import build_global_pointer
 from .models.pointer import build_pointer_head
+from .normalize import create_normalizing_tokenizer
 from .scorer import make_triple_scorer
 from .util import package_folder
 
@@ -12,3 +13,4 @@ registry.architectures.register("spacy_triples.PointerHead.v1", func=build_point
 registry.architectures.register("spacy_triples.DGCNN.v1", func=build_dgcnn)
 registry.scorers.register("spacy_triples.triple_scorer.v1", func=make_triple_scorer)
 registry.misc.register("spacy_triples.package_folder.v1", func=package_folder)
+registry.tokenizers.register("spacy_triples.normalizing_tokenizer.v1", func=create_normalizing_tokenizer)

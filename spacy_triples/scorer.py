@@ -35,6 +35,13 @@ def typed_triple_keys(doc) -> Set[tuple]:
     return keys
 
 
+def text_triple_keys(doc) -> Set[Tuple[str, str, str]]:
+    """Triples as (subject text, relation, object text): the DuIE / LIC2019 protocol, where a fact
+    counts once per sentence whichever occurrence of its entities was marked."""
+    rows = doc._.get(DATA_ATTR) or []
+    return {(doc[s0:s1].text, rel, doc[o0:o1].text) for s0, s1, _, rel, o0, o1, _, _ in rows}
+
+
 def overlap_types(gold: Set[CharTriple]) -> List[str]:
     """CasRel's sentence classes: 'normal' (no entity shared between triples), 'shared_entity'
     (an entity in several triples; SEO) and 'multi_relation' (a pair with several relations; EPO).
@@ -64,11 +71,13 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
     Returns triples_p/r/f (micro, boundaries only), triples_strict_p/r/f (spans, relation and both
     entity labels must match), triples_per_type (per relation), triples_per_overlap (by sentence
     overlap class), triple_ents_p/r/f for the entity spans (subjects and objects, boundaries only)
-    and triple_ents_per_type (typed spans, per entity label).
+    and triple_ents_per_type (typed spans, per entity label). triples_text_p/r/f compare
+    (subject text, relation, object text) sets per doc, as the DuIE / LIC2019 evaluation does.
     Every gold triple the model did not predict counts as a false negative. Reference docs with
     no triples annotation at all (never set) are skipped.
     """
     micro = PRFScore()
+    text = PRFScore()
     strict = PRFScore()
     ents = PRFScore()
     ents_per_type: Dict[str, PRFScore] = defaultdict(PRFScore)
@@ -82,6 +91,7 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         gold = triple_keys(eg.reference)
         pred = triple_keys(eg.predicted)
         micro.score_set(pred, gold)
+        text.score_set(text_triple_keys(eg.predicted), text_triple_keys(eg.reference))
         pred_typed, gold_typed = typed_triple_keys(eg.predicted), typed_triple_keys(eg.reference)
         strict.score_set(pred_typed, gold_typed)
         pred_ents = {(t[0], t[1], t[2]) for t in pred_typed} | {(t[4], t[5], t[6]) for t in pred_typed}
@@ -100,6 +110,7 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         return {
             "triples_p": None, "triples_r": None, "triples_f": None,
             "triples_strict_p": None, "triples_strict_r": None, "triples_strict_f": None,
+            "triples_text_p": None, "triples_text_r": None, "triples_text_f": None,
             "triple_ents_per_type": None,
             "triples_per_type": None, "triples_per_overlap": None,
             "triple_ents_p": None, "triple_ents_r": None, "triple_ents_f": None,
@@ -111,6 +122,9 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         "triples_strict_p": strict.precision,
         "triples_strict_r": strict.recall,
         "triples_strict_f": strict.fscore,
+        "triples_text_p": text.precision,
+        "triples_text_r": text.recall,
+        "triples_text_f": text.fscore,
         "triples_per_type": {label: _prf(s) for label, s in sorted(per_type.items())},
         "triples_per_overlap": {
             name: _prf(s) for name, s in per_overlap.items() if s.tp + s.fn + s.fp > 0

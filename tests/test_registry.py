@@ -17,6 +17,7 @@ REGISTRIES = {
     "spacy_architectures": "architectures",
     "spacy_scorers": "scorers",
     "spacy_misc": "misc",
+    "spacy_tokenizers": "tokenizers",
 }
 
 
@@ -42,7 +43,7 @@ def test_every_registered_name_has_an_entry_point():
     import spacy_triples  # noqa: F401
 
     declared = {name for _, name, _ in _entry_points()}
-    for reg_name in ("architectures", "scorers", "misc"):
+    for reg_name in ("architectures", "scorers", "misc", "tokenizers"):
         for name in getattr(registry, reg_name).get_all():
             if name.startswith("spacy_triples."):
                 assert name in declared, f"{name} has no entry point in pyproject.toml"

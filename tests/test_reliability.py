@@ -51,7 +51,7 @@ def gp_cnn(trained_model_dir):
 
 @pytest.fixture(scope="module")
 def pointer_dgcnn():
-    return _train(POINTER, {**DGCNN, "attention_heads": 0})[0]
+    return _train(POINTER, {**DGCNN, "attention_heads": 0}, n_iter=300, early_stop=False)[0]
 
 
 @pytest.mark.parametrize("which", ["gp_cnn", "pointer_dgcnn"])

@@ -1,6 +1,7 @@
 """Shared conversion machinery: bookkeeping that accounts for every record, reading JSON / JSON lines
 with record numbers for errors, and placing string entities on token boundaries."""
 import json
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ class ConversionReport:
     duplicate_triples_dropped: int = 0
     ambiguous_entities_placed: int = 0
     extra_slots_dropped: int = 0
+    normalised_matches: int = 0
     records_skipped: Counter = field(default_factory=Counter)
     triples_skipped: Counter = field(default_factory=Counter)
     strict: bool = False
@@ -62,6 +64,8 @@ class ConversionReport:
             rows.append(("triples placed by the nearest rule (ambiguous entity)", self.ambiguous_entities_placed))
         if self.extra_slots_dropped:
             rows.append(("extra object slots dropped (kept @value)", self.extra_slots_dropped))
+        if self.normalised_matches:
+            rows.append(("entities found after width/space normalisation", self.normalised_matches))
         rows += [(f"records skipped: {why}", n) for why, n in sorted(self.records_skipped.items())]
         rows += [(f"triples skipped: {why}", n) for why, n in sorted(self.triples_skipped.items())]
         return rows
@@ -145,6 +149,38 @@ def token_occurrences(doc: Doc, text: str) -> Tuple[List[Tuple[int, int]], Optio
     if found:
         return found, None
     return [], (NOT_AT_BOUNDARY if any_char_match else NOT_FOUND)
+
+
+def normalise_text(text: str) -> Tuple[str, List[int]]:
+    """NFKC-normalised, lowercased ``text`` without whitespace, and for each of its characters the
+    index of the original character it came from (full-width "ＡＢＣ（１）" -> "abc(1)")."""
+    out, where = [], []
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            continue
+        for n in unicodedata.normalize("NFKC", ch).lower():
+            if not n.isspace():
+                out.append(n)
+                where.append(i)
+    return "".join(out), where
+
+
+def normalised_occurrences(doc: Doc, text: str) -> List[Tuple[int, int]]:
+    """Token spans whose text equals ``text`` once both are normalised (see ``normalise_text``):
+    for entity strings written with other character widths or spacing than the sentence. The spans
+    point into the original text."""
+    needle, _ = normalise_text(text)
+    hay, where = normalise_text(doc.text)
+    if not needle:
+        return []
+    found = []
+    start = hay.find(needle)
+    while start != -1:
+        span = doc.char_span(where[start], where[start + len(needle) - 1] + 1)
+        if span is not None:
+            found.append((span.start, span.end))
+        start = hay.find(needle, start + 1)
+    return found
 
 
 def place_pair(subjects: Sequence[Tuple[int, int]], objects: Sequence[Tuple[int, int]]):

@@ -12,11 +12,13 @@ from spacy.tokens import Doc
 
 from .base import (
     MALFORMED_TRIPLE,
+    NOT_FOUND,
     UNKNOWN_RELATION,
     ConversionError,
     ConversionReport,
     finish_doc,
     iter_records,
+    normalised_occurrences,
     place_pair,
     token_occurrences,
 )
@@ -34,17 +36,28 @@ def _text(record, where: str, report: ConversionReport, list_key: str) -> Option
     return text
 
 
+def _occurrences(doc: Doc, text: str, report: ConversionReport):
+    """Exact occurrences of an entity string, else width/space-insensitive ones (counted)."""
+    found, why = token_occurrences(doc, text)
+    if why == NOT_FOUND:
+        normalised = normalised_occurrences(doc, text)
+        if normalised:
+            report.normalised_matches += 1
+            return normalised, None
+    return found, why
+
+
 def _link(doc: Doc, subj: str, rel: str, obj: str, s_label: str, o_label: str, report, where, schema):
     # surrounding whitespace in an entity string is annotation noise (DuIE has " 我为你着迷 ")
     subj, obj = subj.strip(), obj.strip()
     if schema is not None and rel not in schema:
         report.skip_triple(UNKNOWN_RELATION, where)
         return None
-    subjects, why = token_occurrences(doc, subj)
+    subjects, why = _occurrences(doc, subj, report)
     if why:
         report.skip_triple(why, where)
         return None
-    objects, why = token_occurrences(doc, obj)
+    objects, why = _occurrences(doc, obj, report)
     if why:
         report.skip_triple(why, where)
         return None

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every benchmark, in one command: convert the datasets in ../shared/data, train and test each
+# head/encoder combination within a wall-clock budget (CoNLL04, WebNLG, WebNLG*, DuIE 2.0, LIC2019),
+# then the speed, memory and scaling suite. Results: benchmarks/results/*.json and the tables it prints.
+#   BUDGET=180 ZH_BUDGET=300 bash benchmarks/run_all.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+BUDGET="${BUDGET:-180}"
+ZH_BUDGET="${ZH_BUDGET:-300}"
+$PY benchmarks/convert_datasets.py > /dev/null
+$PY benchmarks/compare_architectures.py --budget "$BUDGET" --datasets conll04 webnlg \
+    --configs dgcnn pointer_dgcnn transformer pointer_transformer
+$PY benchmarks/compare_architectures.py --budget "$BUDGET" --datasets webnlg_star --configs dgcnn pointer_dgcnn
+$PY benchmarks/compare_architectures.py --budget "$ZH_BUDGET" --datasets duie2 lic2019 --configs zh_dgcnn
+$PY benchmarks/suite.py
