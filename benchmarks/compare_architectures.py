@@ -34,7 +34,7 @@ SCHEMAS = {"duie2": "duie2/duie_schema.json", "lic2019": "lic2019_duie1/all_50_s
 DATA = ROOT.parent / "shared" / "data"
 
 
-def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int) -> dict:
+def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=()) -> dict:
     import spacy
     import torch
     from spacy import util
@@ -54,6 +54,9 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
         overrides.update({"training.max_steps": int(budget), "training.eval_frequency": max(int(budget) // 4, 20),
                           "training.optimizer.learn_rate.warmup_steps": max(int(budget) // 10, 1),
                           "training.optimizer.learn_rate.initial_rate": 0.0001})
+    for setting in settings:
+        key, value = setting.split("=", 1)
+        overrides[key] = json.loads(value)
     path = ROOT / "configs" / f"{config}.cfg"
     cfg = util.load_config(path, overrides=overrides, interpolate=False)
     if "vectors" in cfg["paths"] and "transformer" not in config and not config.startswith("zh"):
@@ -106,7 +109,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     infer_seconds = time.perf_counter() - t
     overlap = {k: {m: round(100 * v[m], 2) for m in ("p", "r", "f")} for k, v in (scores.get("triples_per_overlap") or {}).items()}
     return {
-        "config": config, "dataset": dataset, "budget_s": budget, "steps": step, "epochs": info.get("epoch"),
+        "config": config + "".join(f" [{x}]" for x in settings), "dataset": dataset, "budget_s": budget, "steps": step, "epochs": info.get("epoch"),
         "init_s": round(init_seconds, 1), "train_s": round(train_seconds, 1), "dev_eval_s": round(eval_seconds[0], 1),
         "best_dev_triples_f": round(100 * (best_dev or 0.0), 2),
         "test": {k: round(100 * (scores.get(k) or 0.0), 2) for k in (
@@ -129,13 +132,15 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["dgcnn", "pointer_dgcnn", "transformer", "pointer_transformer"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", default=str(ROOT / "training" / "bench"))
+    parser.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. components.triple_extractor.typed_entities=false")
     parser.add_argument("--one", nargs=2, metavar=("CONFIG", "DATASET"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = Path(args.work)
     vectors = work / "vectors"
     if args.one:
         config, dataset = args.one
-        result = run_one(config, dataset, args.budget, work / f"{dataset}-{config}", vectors, args.threads)
+        tag = "-".join(x.split("=")[0].rsplit(".", 1)[-1] + "_" + x.split("=")[1] for x in args.set)
+        result = run_one(config, dataset, args.budget, work / f"{dataset}-{config}{'-' + tag if tag else ''}", vectors, args.threads, args.set)
         print("RESULT " + json.dumps(result))
         return
     for name in args.datasets:
@@ -149,14 +154,16 @@ def main() -> None:
     for dataset in args.datasets:
         for config in args.configs:
             proc = subprocess.run([sys.executable, __file__, "--one", config, dataset, "--budget", str(args.budget),
-                                   "--threads", str(args.threads), "--work", str(work)], capture_output=True, text=True)
+                                   "--threads", str(args.threads), "--work", str(work), "--set", *args.set],
+                                  capture_output=True, text=True)
             lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
             if proc.returncode or not lines:
                 print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
-                result = {"config": config, "dataset": dataset, "error": proc.stderr.strip().splitlines()[-1:]}
+                name = config + "".join(f" [{x}]" for x in args.set)
+                result = {"config": name, "dataset": dataset, "error": proc.stderr.strip().splitlines()[-1:]}
             else:
                 result = json.loads(lines[-1][len("RESULT "):])
-            results = [r for r in results if (r["config"], r["dataset"]) != (config, dataset)] + [result]
+            results = [r for r in results if (r["config"], r["dataset"]) != (result["config"], dataset)] + [result]
             payload = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, python {platform.python_version()}",
                        "command": "python benchmarks/compare_architectures.py " + " ".join(sys.argv[1:]), "results": results}
             out_file.write_text(json.dumps(payload, indent=2))

@@ -5,7 +5,7 @@ from typing import Any, Dict, Iterable, List, Set, Tuple
 from spacy.scorer import PRFScore
 from spacy.training import Example
 
-from .triples import DATA_ATTR
+from .triples import DATA_ATTR, DEFAULT_ENTITY_LABEL
 
 OVERLAP_TYPES = ("normal", "shared_entity", "multi_relation")
 CharTriple = Tuple[int, int, str, int, int]
@@ -31,7 +31,9 @@ def typed_triple_keys(doc) -> Set[tuple]:
     keys = set()
     for s0, s1, s_label, rel, o0, o1, o_label, _ in rows:
         subj, obj = doc[s0:s1], doc[o0:o1]
-        keys.add((subj.start_char, subj.end_char, s_label, rel, obj.start_char, obj.end_char, o_label))
+        # an unlabelled gold span ("") is the untyped ENTITY a model without types predicts
+        keys.add((subj.start_char, subj.end_char, s_label or DEFAULT_ENTITY_LABEL, rel,
+                  obj.start_char, obj.end_char, o_label or DEFAULT_ENTITY_LABEL))
     return keys
 
 

@@ -279,6 +279,13 @@ def test_strict_scores_need_entity_types():
     assert bad["triple_ents_f"] == 1.0
     assert bad["triple_ents_per_type"]["LOC"] == {"p": 0.0, "r": 0.0, "f": 0.0}
     assert bad["triple_ents_per_type"]["PER"]["f"] == 1.0
+    # untyped gold (label "") and an untyped model (label ENTITY): strict equals boundaries
+    plain_gold = Doc(nlp.vocab, words=words)
+    plain_gold._.triples = [(plain_gold[0:2], "born_in", plain_gold[5:6])]
+    plain_gold._.triples_data = [[0, 2, "", "born_in", 5, 6, "", 1.0]]
+    untyped = Doc(nlp.vocab, words=words)
+    untyped._.triples_data = [[0, 2, "ENTITY", "born_in", 5, 6, "ENTITY", 0.9]]  # as an untyped model writes it
+    assert scorer([Example(untyped, plain_gold)])["triples_strict_f"] == 1.0
 
 
 def test_bad_settings():

@@ -69,6 +69,32 @@ def test_odd_documents(which, request):
             [(t.subject.start, t.relation, t.object.start) for t in doc._.triples]
 
 
+@pytest.fixture(scope="module")
+def tiny_trf(tmp_path_factory):
+    pytest.importorskip("spacy_transformers")
+    from .test_transformer import _config
+    from .util import build_tiny_bert
+
+    folder = tmp_path_factory.mktemp("odd_bert")
+    nlp = spacy.util.load_model_from_config(_config(build_tiny_bert(folder)), auto_fill=True, validate=True)
+    examples = make_examples(nlp)
+    spacy.util.fix_random_seed(0)
+    optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = 0.003
+    for _ in range(100):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    return nlp
+
+
+@pytest.mark.slow
+def test_odd_documents_transformer(tiny_trf):
+    docs = list(tiny_trf.pipe(ODD_TEXTS + ["Barack Obama was born in Honolulu . " * 120], batch_size=3))
+    assert [d.text for d in docs[:-1]] == ODD_TEXTS
+    for doc in docs:
+        _check_valid(tiny_trf, doc)
+    assert docs[0]._.triples == [] and docs[1]._.triples == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["gp_cnn", "pointer_dgcnn"])
 def test_fifty_thousand_words(which, request):
