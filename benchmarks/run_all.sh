@@ -12,5 +12,5 @@ $PY benchmarks/convert_datasets.py > /dev/null
 $PY benchmarks/compare_architectures.py --budget "$BUDGET" --datasets conll04 webnlg \
     --configs dgcnn pointer_dgcnn transformer pointer_transformer
 $PY benchmarks/compare_architectures.py --budget "$BUDGET" --datasets webnlg_star --configs dgcnn pointer_dgcnn
-$PY benchmarks/compare_architectures.py --budget "$ZH_BUDGET" --datasets duie2 lic2019 --configs zh_dgcnn
+$PY benchmarks/compare_architectures.py --budget "$ZH_BUDGET" --datasets duie2 lic2019 --configs zh_dgcnn zh_pointer_dgcnn
 $PY benchmarks/suite.py
