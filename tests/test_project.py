@@ -22,7 +22,7 @@ def test_cpu_workflow_then_package(tmp_path):
     overrides = {
         "vars.data_dir": "sample", "vars.cpu_dataset": "sample", "vars.cpu_config": "test/tiny",
         "vars.cpu_train_file": "train.json", "vars.cpu_dev_file": "dev.json", "vars.cpu_test_file": "dev.json",
-        "vars.cpu_max_steps": 60,
+        "vars.cpu_max_steps": 60, "vars.eval_frequency": 30,
     }
     weasel_run.project_run(project, "cpu", overrides=overrides)
     metrics = json.loads((project / "metrics" / "sample-test" / "tiny.json").read_text())
