@@ -22,7 +22,14 @@ from .decode import decode_triples, filter_by_schema, logit
 from .losses import binary_crossentropy_with_logits, multilabel_categorical_crossentropy
 from .models.pointer import PointerScores, PointerTriples
 from .schema import load_relation_schema
-from .targets import make_masks, make_targets, pointer_object_targets, pointer_token_targets, sample_subjects
+from .targets import (
+    make_masks,
+    make_targets,
+    pointer_object_targets,
+    pointer_token_targets,
+    sample_subjects,
+    schema_object_mask,
+)
 from .triples import (
     DATA_ATTR,
     TRIPLES_ATTR,
@@ -342,6 +349,8 @@ class TripleExtractor(TrainablePipe):
         tok_t, tok_m = pointer_token_targets(scores.lengths, gold, n_types)
         loss_tok, d_tok = binary_crossentropy_with_logits(scores.tokens, ops.asarray(tok_t), ops.asarray(tok_m))
         obj_t, obj_m = pointer_object_targets(scores.queries, int(scores.objects.shape[1]), len(self.labels), gold)
+        # with a schema, relations that cannot take the sampled subject's type are left out of the loss
+        obj_m &= schema_object_mask(scores.queries, gold, self.labels, self.entity_labels, self.cfg.get("schema") or {})
         loss_obj, d_obj = binary_crossentropy_with_logits(scores.objects, ops.asarray(obj_t), ops.asarray(obj_m))
         return loss_tok + loss_obj, PointerScores(scores.lengths, scores.queries, d_tok, d_obj)
 

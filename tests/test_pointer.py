@@ -9,7 +9,7 @@ from spacy_triples.decode import decode_pointer_objects, decode_pointer_spans, d
 from spacy_triples.losses import binary_crossentropy_with_logits
 from spacy_triples.models.pointer import make_queries, query_arrays
 from spacy_triples.models.torch_modules import ConditionalLayerNorm, DGCNNEncoder, PointerTagger
-from spacy_triples.targets import pointer_object_targets, pointer_token_targets, sample_subjects
+from spacy_triples.targets import pointer_object_targets, pointer_token_targets, sample_subjects, schema_object_mask
 
 from .test_typed import _typed_examples
 from .util import TRAIN_DATA, make_examples
@@ -274,3 +274,16 @@ def test_pointer_update_with_empty_and_unannotated_docs(pointer_nlp):
     unannotated = Example(nlp.make_doc("no gold here"), Doc(nlp.vocab, words=["no", "gold", "here"]))
     losses = nlp.get_pipe("triple_extractor").update([with_triples, unannotated])
     assert numpy.isfinite(losses["triple_extractor"]) and losses["triple_extractor"] > 0
+
+
+def test_schema_masks_impossible_relations_in_training():
+    labels, types = ["born_in", "works_for", "unnamed"], ["LOC", "ORG", "PER"]
+    schema = {"born_in": [["PER"], ["LOC"]], "works_for": [["PER"], ["ORG"]]}
+    gold = [[(0, 2, 0, 5, 6, 2, 0)], [(0, 1, 1, 3, 4, 1, 1)]]  # a PER subject; an ORG subject
+    queries = numpy.array([[0, 0, 2, 0, 7], [1, 0, 1, 0, 5]])
+    mask = schema_object_mask(queries, gold, labels, types, schema)
+    assert mask.shape == (2, 1, 6)
+    assert mask[0, 0].tolist() == [True, True, False, True, True, False]  # PER: born_in, works_for
+    assert not mask[1].any()  # an ORG subject can take no relation of this schema
+    assert schema_object_mask(queries, gold, labels, types, {}).all()  # no schema: nothing masked
+    assert schema_object_mask(queries, gold, labels, ["ENTITY"], schema).all()  # untyped: nothing masked

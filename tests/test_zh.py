@@ -56,8 +56,9 @@ def _examples(nlp, path):
     return [Example(nlp.make_doc(d.text), d) for d in docs]
 
 
-def test_zh_dgcnn_config_overfits_with_schema_and_text_scores(zh_corpus, tmp_path):
-    config = Config().from_disk(ROOT / "configs" / "zh_dgcnn.cfg", interpolate=False)
+@pytest.mark.parametrize("name", ["zh_dgcnn", "zh_pointer_dgcnn"])
+def test_zh_config_overfits_with_schema_and_text_scores(zh_corpus, tmp_path, name):
+    config = Config().from_disk(ROOT / "configs" / f"{name}.cfg", interpolate=False)
     config["paths"]["schema"] = str(FIXTURES / "zh_schema.json")
     config["components"]["triple_extractor"]["model"]["dropout"] = 0.0
     config["components"]["tok2vec"]["model"]["attention_heads"] = 0  # converges faster on five sentences
