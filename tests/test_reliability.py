@@ -78,11 +78,7 @@ def tiny_trf(tmp_path_factory):
     folder = tmp_path_factory.mktemp("odd_bert")
     nlp = spacy.util.load_model_from_config(_config(build_tiny_bert(folder)), auto_fill=True, validate=True)
     examples = make_examples(nlp)
-    spacy.util.fix_random_seed(0)
-    optimizer = nlp.initialize(lambda: examples)
-    optimizer.learn_rate = 0.003
-    for _ in range(100):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
+    train(nlp, examples, n_iter=100, learn_rate=0.003)
     return nlp
 
 
@@ -119,11 +115,7 @@ def test_transformer_long_document_strided_spans_found_once(tmp_path):
     config["components"]["transformer"]["model"]["get_spans"]["stride"] = 24
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     examples = make_examples(nlp)
-    spacy.util.fix_random_seed(0)
-    optimizer = nlp.initialize(lambda: examples)
-    optimizer.learn_rate = 0.003
-    for _ in range(150):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
+    train(nlp, examples, n_iter=150, learn_rate=0.003)
     text = "Barack Obama was born in Honolulu . " * 100  # 700 tokens, over 700 wordpieces
     doc = nlp(text)
     assert len(doc._.trf_data.wordpieces.input_ids[0]) > 0 and len(doc) == 700

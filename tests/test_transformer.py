@@ -3,7 +3,7 @@ import pytest
 import spacy
 from thinc.api import Config
 
-from .util import TRAIN_DATA, build_tiny_bert, make_examples
+from .util import TRAIN_DATA, build_tiny_bert, make_examples, train
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("spacy_transformers")
@@ -27,11 +27,7 @@ def test_transformer_listener_overfits_and_round_trips(tiny_bert, tmp_path, path
     nlp = spacy.util.load_model_from_config(_config(tiny_bert, path), auto_fill=True, validate=True)
     assert nlp.pipe_names == ["transformer", "triple_extractor"]
     examples = make_examples(nlp)
-    spacy.util.fix_random_seed(0)
-    optimizer = nlp.initialize(lambda: examples)
-    optimizer.learn_rate = 0.003
-    for _ in range(150):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
+    train(nlp, examples, n_iter=150, learn_rate=0.003)
     scores = nlp.evaluate(examples)
     assert scores["triples_f"] > 0.9
     texts = [" ".join(words) for words, _ in TRAIN_DATA]

@@ -11,6 +11,8 @@ from thinc.api import Config
 from spacy_triples.cli import convert
 from spacy_triples.convert.base import normalise_text, normalised_occurrences
 
+from .util import train
+
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parent.parent
 
@@ -118,11 +120,7 @@ def test_chinese_bert_transformer_path(zh_corpus, tmp_path):
     cfg["components"]["triple_extractor"]["max_span_length"] = 48
     nlp = spacy.util.load_model_from_config(cfg, auto_fill=True, validate=True)
     examples = _examples(nlp, zh_corpus)
-    spacy.util.fix_random_seed(0)
-    optimizer = nlp.initialize(lambda: examples)
-    optimizer.learn_rate = 0.003
-    for _ in range(150):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
+    train(nlp, examples, n_iter=150, learn_rate=0.003)
     doc = nlp(examples[0].reference.text)
     # every character token is aligned to a wordpiece of the Chinese vocab
     assert doc._.trf_data.align.lengths.min() >= 1

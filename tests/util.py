@@ -38,9 +38,11 @@ def make_examples(nlp, data=TRAIN_DATA):
     return [Example(Doc(nlp.vocab, words=words), make_doc(nlp, words, triples)) for words, triples in data]
 
 
-def train(nlp, examples, n_iter=200, seed=0):
+def train(nlp, examples, n_iter=200, seed=0, learn_rate=None):
     spacy.util.fix_random_seed(seed)
     optimizer = nlp.initialize(lambda: examples)
+    if learn_rate is not None:
+        optimizer.learn_rate = learn_rate
     for _ in range(n_iter):
         losses = {}
         nlp.update(examples, sgd=optimizer, losses=losses, drop=0.0)

@@ -6,9 +6,10 @@ fast on CPU, usable inline or shared through a ``Tok2VecListener``.
 from typing import List, Optional, Sequence
 
 from spacy.tokens import Doc
-from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, chain, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model, chain, torch2xp, xp2torch
 from thinc.types import Floats2d
 
+from .glue import wrap_torch
 from .torch_modules import DGCNNEncoder
 
 
@@ -40,18 +41,7 @@ def build_dgcnn(
     # Built now, not at initialize: a tok2vec's structure must be the same before and after
     # training so that spaCy can load its weights (the projection infers its input width).
     module = DGCNNEncoder(None, width, dilations, kernel_size, dropout, attention_heads, attention_block)
-    grad_scaler = None
-    if grad_scaler_config:
-        from thinc.api import PyTorchGradScaler
-
-        grad_scaler = PyTorchGradScaler(**grad_scaler_config)
-    wrapped = PyTorchWrapper_v2(
-        module,
-        convert_inputs=_convert_inputs,
-        convert_outputs=_convert_outputs,
-        mixed_precision=mixed_precision,
-        grad_scaler=grad_scaler,
-    )
+    wrapped = wrap_torch(module, _convert_inputs, _convert_outputs, mixed_precision, grad_scaler_config)
     encoder = Model(
         "dgcnn_encoder",
         _encoder_forward,

@@ -3,11 +3,12 @@ from typing import Any, List, NamedTuple, Optional, Tuple
 
 import numpy
 from spacy.tokens import Doc
-from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, chain, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model, chain, torch2xp, xp2torch
 from thinc.types import Floats2d
 
 from ..decode import Candidates
 from ..windows import plan_windows, window_token_index
+from .glue import head_dims, tuple_outputs, wrap_torch
 from .torch_modules import GlobalPointerLinker
 
 
@@ -79,33 +80,13 @@ def build_global_pointer(
 
 def _head_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
     """Build the PyTorch module once the input width (nI) and relation count (nO) are known."""
-    if X is not None and len(X):
-        model.set_dim("nI", int(X[0].shape[1]), force=True)
-    n_in, n_out = model.maybe_get_dim("nI"), model.maybe_get_dim("nO")
-    if n_in is None or n_out is None:
-        raise ValueError(
-            "Cannot build the triple head: the token vector width (nI) and the number of relation "
-            f"labels (nO) must be known, got nI={n_in}, nO={n_out}. Initialize the pipe with "
-            "examples that carry doc._.triples or give labels to initialize()."
-        )
+    n_in, n_out = head_dims(model, X, "triple head")
+    a = model.attrs
     module = GlobalPointerLinker(
-        n_in, n_out, model.attrs["head_size"], model.attrs["dropout"], model.attrs["relation_rope"],
-        n_entity_types=model.attrs["n_entity_types"],
-    )
-    grad_scaler = None
-    if model.attrs["grad_scaler_config"]:
-        from thinc.api import PyTorchGradScaler
-
-        grad_scaler = PyTorchGradScaler(**model.attrs["grad_scaler_config"])
-    wrapped = PyTorchWrapper_v2(
-        module,
-        convert_inputs=_convert_inputs,
-        convert_outputs=_convert_outputs,
-        mixed_precision=model.attrs["mixed_precision"],
-        grad_scaler=grad_scaler,
+        n_in, n_out, a["head_size"], a["dropout"], a["relation_rope"], n_entity_types=a["n_entity_types"]
     )
     model.layers.clear()
-    model.layers.append(wrapped)
+    model.layers.append(wrap_torch(module, _convert_inputs, tuple_outputs, a["mixed_precision"], a["grad_scaler_config"]))
 
 
 def _convert_inputs(model: Model, X: Tuple, is_train: bool):
@@ -119,20 +100,6 @@ def _convert_inputs(model: Model, X: Tuple, is_train: bool):
         return torch2xp(dX.args[0])
 
     return ArgsKwargs(args=(Xtorch, Ltorch), kwargs=kwargs), reverse
-
-
-def _convert_outputs(model: Model, X_Ytorch: Tuple, is_train: bool):
-    _, Ytorch = X_Ytorch
-    if not is_train:
-        return tuple(t.detach().cpu().numpy() for t in Ytorch), lambda dY: None
-    Y = tuple(torch2xp(t) for t in Ytorch)
-    device = model.shims[0].device
-
-    def reverse(dY: Tuple) -> ArgsKwargs:
-        grads = [xp2torch(d, device=device) for d in dY]
-        return ArgsKwargs(args=(list(Ytorch),), kwargs={"grad_tensors": grads})
-
-    return Y, reverse
 
 
 def _head_forward(model: Model, Xs: List[Floats2d], is_train: bool):

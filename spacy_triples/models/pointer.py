@@ -9,10 +9,11 @@ from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
-from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v2, chain, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model, chain, torch2xp, xp2torch
 from thinc.types import Floats2d
 
 from ..decode import TripleRow, decode_pointer_objects, decode_pointer_subjects, object_slice
+from .glue import head_dims, tuple_outputs, wrap_torch
 from .torch_modules import PointerTagger
 
 
@@ -82,32 +83,11 @@ def build_pointer_head(
 
 
 def _head_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> None:
-    if X is not None and len(X):
-        model.set_dim("nI", int(X[0].shape[1]), force=True)
-    n_in, n_out = model.maybe_get_dim("nI"), model.maybe_get_dim("nO")
-    if n_in is None or n_out is None:
-        raise ValueError(
-            "Cannot build the pointer head: the token vector width (nI) and the number of relation "
-            f"labels (nO) must be known, got nI={n_in}, nO={n_out}. Initialize the pipe with "
-            "examples that carry doc._.triples or give labels to initialize()."
-        )
+    n_in, n_out = head_dims(model, X, "pointer head")
     a = model.attrs
     module = PointerTagger(n_in, n_out, a["n_entity_types"], a["condition"], a["dropout"], a["max_distance"])
-    grad_scaler = None
-    if a["grad_scaler_config"]:
-        from thinc.api import PyTorchGradScaler
-
-        grad_scaler = PyTorchGradScaler(**a["grad_scaler_config"])
     model.layers.clear()
-    model.layers.append(
-        PyTorchWrapper_v2(
-            module,
-            convert_inputs=_convert_inputs,
-            convert_outputs=_convert_outputs,
-            mixed_precision=a["mixed_precision"],
-            grad_scaler=grad_scaler,
-        )
-    )
+    model.layers.append(wrap_torch(module, _convert_inputs, tuple_outputs, a["mixed_precision"], a["grad_scaler_config"]))
 
 
 def _convert_inputs(model: Model, X: Tuple, is_train: bool):
@@ -120,18 +100,6 @@ def _convert_inputs(model: Model, X: Tuple, is_train: bool):
         return torch2xp(dX.args[0])
 
     return ArgsKwargs(args=(xt, *extra), kwargs={"mode": mode}), reverse
-
-
-def _convert_outputs(model: Model, X_Ytorch: Tuple, is_train: bool):
-    _, Ytorch = X_Ytorch
-    if not is_train:
-        return tuple(t.detach().cpu().numpy() for t in Ytorch), lambda dY: None
-    device = model.shims[0].device
-
-    def reverse(dY: Tuple) -> ArgsKwargs:
-        return ArgsKwargs(args=(list(Ytorch),), kwargs={"grad_tensors": [xp2torch(d, device=device) for d in dY]})
-
-    return tuple(torch2xp(t) for t in Ytorch), reverse
 
 
 def make_queries(
