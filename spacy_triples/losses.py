@@ -1,9 +1,24 @@
-"""Loss functions (pure, over xp arrays so they run on numpy and cupy alike)."""
+"""Shared maths of the heads (pure, over xp arrays so they run on numpy and cupy alike)."""
 from typing import Tuple
 
+import numpy
 from thinc.api import get_array_module
 
 NEG = -1e12
+
+
+def sigmoid(x):
+    """Numerically stable logistic function (no overflow warning for large negative logits)."""
+    xp = get_array_module(x) if hasattr(x, "shape") else numpy
+    x = xp.asarray(x, dtype="float64") if xp is numpy else x
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def logit(p: float) -> float:
+    """Inverse sigmoid, clipped so thresholds of 0 and 1 stay finite."""
+    p = min(max(float(p), 1e-7), 1 - 1e-7)
+    return float(numpy.log(p / (1 - p)))
 
 
 def _logsumexp_with_zero(xp, x, axis):
@@ -42,7 +57,6 @@ def multilabel_categorical_crossentropy(scores, targets, mask) -> Tuple[float, o
     return loss, grad
 
 
-
 def binary_crossentropy_with_logits(logits, targets, mask) -> Tuple[float, object]:
     """Mean sigmoid cross-entropy over the masked positions (the pointer head's loss).
 
@@ -55,5 +69,7 @@ def binary_crossentropy_with_logits(logits, targets, mask) -> Tuple[float, objec
     # log(1 + e^x) - y x, computed stably
     per = xp.maximum(x, 0) - x * targets + xp.log1p(xp.exp(-xp.abs(x)))
     loss = float(xp.where(m, per, 0.0).sum()) / n
-    grad = xp.where(m, 1.0 / (1.0 + xp.exp(-x)) - targets, 0.0) / n
+    e = xp.exp(-xp.abs(x))
+    prob = xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    grad = xp.where(m, prob - targets, 0.0) / n
     return loss, grad.astype("float32")

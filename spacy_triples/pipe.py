@@ -1,43 +1,30 @@
-"""The ``triple_extractor`` component."""
+"""The ``triple_extractor`` component.
+
+The pipe knows no head: it builds :class:`~spacy_triples.heads.HeadSettings` from its ``cfg``,
+aligns the gold once per batch, and calls the :class:`~spacy_triples.heads.TripleHead` that the
+model's builder attached (``inputs``, ``get_loss``, ``decode``, ``unlearnable``).
+"""
 import hashlib
 import os
 import warnings
 from collections import Counter
 from itertools import islice
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import srsly
 from spacy import util
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span, SpanGroup
+from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import filter_spans
-from spacy.training import Example, validate_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-import numpy
-
-from .decode import decode_triples, filter_by_schema, logit
-from .losses import binary_crossentropy_with_logits, multilabel_categorical_crossentropy
-from .models.pointer import PointerScores, PointerTriples
-from .schema import load_relation_schema
-from .targets import (
-    make_masks,
-    make_targets,
-    pointer_object_targets,
-    pointer_token_targets,
-    sample_subjects,
-    schema_object_mask,
-)
-from .triples import (
-    DATA_ATTR,
-    TRIPLES_ATTR,
-    DEFAULT_ENTITY_LABEL,
-    has_triples_annotation,
-    install_extensions,
-    set_triple_rows,
-)
+from .gold import align_gold, scan_corpus
+from .heads import HeadSettings, TripleHead, get_triple_head
+from .schema import filter_by_schema, load_relation_schema
+from .triples import DEFAULT_ENTITY_LABEL, TRIPLES_ATTR, TripleRow, install_extensions, set_triple_rows
 
 DEFAULT_SPANS_KEY = "triple_entities"
 # bumped when a saved component can no longer be read by older code
@@ -87,16 +74,21 @@ DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
         "schema": None,
         "scorer": {"@scorers": "spacy_triples.triple_scorer.v1"},
     },
+    # spacy train logs the keys whose weight is not None: six triple columns; the rest are in
+    # the scores (spacy evaluate, spacy-triples evaluate)
     default_score_weights={
         "triples_f": 1.0,
         "triples_p": 0.0,
         "triples_r": 0.0,
         "triples_strict_f": 0.0,
-        "triples_strict_p": 0.0,
-        "triples_strict_r": 0.0,
+        "triples_text_f": 0.0,
         "triple_ents_f": 0.0,
-        "triple_ents_p": 0.0,
-        "triple_ents_r": 0.0,
+        "triples_strict_p": None,
+        "triples_strict_r": None,
+        "triples_text_p": None,
+        "triples_text_r": None,
+        "triple_ents_p": None,
+        "triple_ents_r": None,
     },
 )
 def make_triple_extractor(
@@ -121,7 +113,8 @@ def make_triple_extractor(
     spans_key: doc.spans key that receives the predicted entity spans (subjects and objects).
     typed_entities: predict entity types (one subject and one object pointer per type, types taken
         from the gold spans' labels). None: on when the training data has typed entities.
-    set_ents: also write the typed entity spans to doc.ents (overlapping spans: the longest wins).
+    set_ents: also write the typed entity spans to doc.ents (overlapping spans: the longest wins;
+        entities set before, e.g. by an NER, are kept where they overlap no predicted span).
     schema: relation schema (a file path, DuIE or 'rel: [subj types] -> [obj types]' lines, or a
         dict): decoding keeps only triples whose entity types it allows. None: no constraint.
     """
@@ -138,6 +131,30 @@ def make_triple_extractor(
         schema=schema,
         scorer=scorer,
     )
+
+
+def _check_settings(threshold: Any, thresholds: Any, max_span_length: Any, where: str) -> None:
+    """Raise a clear error for settings that would silently predict nothing or crash later."""
+    def bad(value) -> bool:
+        return isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0
+
+    if bad(threshold):
+        raise ValueError(f"triple_extractor ({where}): threshold must be a number in (0, 1), got {threshold!r}.")
+    if not isinstance(thresholds, dict):
+        raise ValueError(f"triple_extractor ({where}): thresholds must be a mapping {{relation: probability}}, got {thresholds!r}.")
+    for label, value in thresholds.items():
+        if bad(value):
+            raise ValueError(f"triple_extractor ({where}): thresholds[{label!r}] must be a number in (0, 1), got {value!r}.")
+    if isinstance(max_span_length, bool) or not isinstance(max_span_length, int) or max_span_length < 1:
+        raise ValueError(f"triple_extractor ({where}): max_span_length must be an integer >= 1, got {max_span_length!r}.")
+
+
+def _check_label_list(value: Any, what: str, where: str) -> List[str]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(
+            f"triple_extractor ({where}): {what} must be a list of non-empty strings, got {value!r}."
+        )
+    return list(value)
 
 
 class TripleExtractor(TrainablePipe):
@@ -160,11 +177,8 @@ class TripleExtractor(TrainablePipe):
     ) -> None:
         install_extensions()
         thresholds = dict(thresholds or {})
-        for name, value in [("threshold", threshold)] + [(f"thresholds[{k!r}]", v) for k, v in thresholds.items()]:
-            if not 0.0 < value < 1.0:
-                raise ValueError(f"triple_extractor: {name} must be in (0, 1), got {value}.")
-        if max_span_length < 1:
-            raise ValueError(f"triple_extractor: max_span_length must be >= 1, got {max_span_length}.")
+        _check_settings(threshold, thresholds, max_span_length, "config")
+        get_triple_head(model)  # a clear error now for a model that is not a triple head
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -183,7 +197,6 @@ class TripleExtractor(TrainablePipe):
             "schema": load_relation_schema(schema) if isinstance(schema, dict) else {},
             "width": None,
         }
-        self._sync_model_attrs()
 
     # ----------------------------------------------------------------- labels
     @property
@@ -191,18 +204,35 @@ class TripleExtractor(TrainablePipe):
         return tuple(self.cfg["labels"])
 
     @property
-    def label_data(self) -> List[str]:
-        return list(self.labels)
+    def entity_labels(self) -> Tuple[str, ...]:
+        """Entity types the pipe predicts (empty: untyped, spans are labelled ENTITY)."""
+        return tuple(self.cfg.get("entity_labels") or [])
+
+    @property
+    def label_data(self) -> Dict[str, List[str]]:
+        """Relation labels and entity types, for ``spacy init labels``; ``initialize(labels=...)``
+        takes this back (or a plain list of relation labels)."""
+        return {"relations": list(self.labels), "entity_types": list(self.entity_labels)}
 
     def add_label(self, label: str) -> int:
+        """Add a relation label before initialize(); labels are kept by initialize()."""
         if not isinstance(label, str) or not label:
             raise ValueError(f"triple_extractor: a relation label must be a non-empty string, got {label!r}.")
         if label in self.labels:
             return 0
-        self._allow_extra_label()
+        if self.is_initialized:
+            raise ValueError(
+                f"Cannot add a relation label to the '{self.name}' component after it was initialized. "
+                "Give all labels before initialize() (add_label or initialize(labels=...)), then "
+                "initialize again to rebuild the model."
+            )
         self.cfg["labels"].append(label)
         self.vocab.strings.add(label)
         return 1
+
+    @property
+    def is_initialized(self) -> bool:
+        return bool(self.head.layer.layers)
 
     @property
     def threshold(self) -> float:
@@ -216,74 +246,55 @@ class TripleExtractor(TrainablePipe):
     def spans_key(self) -> str:
         return self.cfg["spans_key"]
 
+    @property
+    def head(self) -> TripleHead:
+        """The head interface the model's builder attached."""
+        return get_triple_head(self.model)
+
     def relation_thresholds(self) -> List[float]:
         """The threshold of each label, in label order (per-relation value, else the global one)."""
         overrides = self.cfg.get("thresholds") or {}
         return [float(overrides.get(label, self.threshold)) for label in self.labels]
 
-    @property
-    def entity_labels(self) -> Tuple[str, ...]:
-        """Entity types the pipe predicts (empty: untyped, spans are labelled ENTITY)."""
-        return tuple(self.cfg.get("entity_labels") or [])
-
-    def _sync_model_attrs(self) -> None:
-        head = self.model.get_ref("head")
-        head.attrs["n_entity_types"] = max(len(self.entity_labels), 1)
-        head.attrs["candidate_threshold"] = logit(min([self.threshold] + self.relation_thresholds()))
-        head.attrs["max_span_length"] = self.max_span_length
-        head.attrs["threshold"] = float(self.threshold)
-        head.attrs["relation_thresholds"] = self.relation_thresholds()
+    def settings(self) -> HeadSettings:
+        """What the head needs from cfg, built now: changing cfg changes the next decision."""
+        return HeadSettings(
+            labels=self.labels,
+            entity_labels=self.entity_labels,
+            threshold=float(self.threshold),
+            thresholds=tuple(self.relation_thresholds()),
+            max_span_length=int(self.max_span_length),
+            schema=self.cfg.get("schema") or {},
+        )
 
     # ------------------------------------------------------------- prediction
     def predict(self, docs: Iterable[Doc]):
-        """Score token pairs for a batch of docs; returns sparse candidates (no side effects)."""
+        """Run the model over a batch of docs; returns the head's outputs (no side effects)."""
         docs = list(docs)
-        if not self.model.get_ref("head").layers:
+        if not self.is_initialized:
             raise ValueError(
                 f"The '{self.name}' component is not initialized: call nlp.initialize() with training "
                 "examples (or labels) first, or load a trained pipeline with spacy.load()."
             )
-        return self.model.predict(docs)
+        return self.model.predict((docs, self.head.inputs(docs, None, self.settings())))
 
-    def set_annotations(self, docs: Iterable[Doc], scores) -> None:
-        """Write decoded triples to doc._.triples and their spans to doc.spans[spans_key]."""
+    def set_annotations(self, docs: Iterable[Doc], outputs) -> None:
+        """Decode the outputs, then write doc._.triples and the spans to doc.spans[spans_key]."""
         docs = list(docs)
-        if isinstance(scores, PointerTriples):
-            rows = scores.rows
-        else:
-            rows = self._decode_pairs(docs, scores)
-        self._write(docs, rows)
-
-    def _decode_pairs(self, docs: List[Doc], scores) -> list:
-        return decode_triples(
-            scores.windows,
-            len(docs),
-            scores.entity,
-            scores.head,
-            scores.tail,
-            self.relation_thresholds() if self.cfg.get("thresholds") else self.threshold,
-            self.max_span_length,
-            n_types=max(len(self.entity_labels), 1),
-        )
-
-    def _write(self, docs: List[Doc], rows: list) -> None:
-        labels = self.labels
-        types = self.entity_labels or (DEFAULT_ENTITY_LABEL,)
-        rows = filter_by_schema(rows, self.cfg.get("schema") or {}, labels, types)
+        settings = self.settings()
+        rows = self.head.decode(outputs, settings)
+        types = settings.entity_labels or (DEFAULT_ENTITY_LABEL,)
+        rows = filter_by_schema(rows, settings.schema, settings.labels, types)
         for doc, doc_rows in zip(docs, rows):
-            set_triple_rows(
-                doc,
-                [
-                    [s0, s1, types[st], labels[r], o0, o1, types[ot], float(score)]
-                    for s0, s1, r, o0, o1, score, st, ot in doc_rows
-                ],
-            )
-            spans = sorted({(s0, s1, types[st]) for s0, s1, _, _, _, _, st, _ in doc_rows}
-                           | {(o0, o1, types[ot]) for _, _, _, o0, o1, _, _, ot in doc_rows})
+            labelled = [r._replace(relation=settings.labels[r.relation], subject_type=types[r.subject_type],
+                                   object_type=types[r.object_type], score=float(r.score)) for r in doc_rows]
+            set_triple_rows(doc, labelled)
+            spans = sorted({(r.subject_start, r.subject_end, r.subject_type) for r in labelled}
+                           | {(r.object_start, r.object_end, r.object_type) for r in labelled})
             span_objs = [Span(doc, a, b, label=label) for a, b, label in spans]
             doc.spans[self.spans_key] = SpanGroup(doc, name=self.spans_key, spans=span_objs)
             if self.cfg.get("set_ents") and self.entity_labels:
-                doc.ents = filter_spans(span_objs)
+                doc.ents = _merge_ents(filter_spans(span_objs), doc.ents)
 
     # --------------------------------------------------------------- training
     def update(
@@ -294,6 +305,7 @@ class TripleExtractor(TrainablePipe):
         sgd: Optional[Optimizer] = None,
         losses: Optional[Dict[str, float]] = None,
     ) -> Dict[str, float]:
+        """One forward and backward pass of the model over the batch (listeners rely on it)."""
         if losses is None:
             losses = {}
         losses.setdefault(self.name, 0.0)
@@ -304,115 +316,64 @@ class TripleExtractor(TrainablePipe):
         if not any(len(doc) for doc in docs):
             return losses
         set_dropout_rate(self.model, drop)
-        head = self.model.get_ref("head")
-        if "train_subjects" in head.attrs:
-            # the pointer head conditions on one gold subject per doc, drawn here (see
-            # targets.sample_subjects); numpy's global RNG is the one spaCy's training seeds
-            head.attrs["train_subjects"] = sample_subjects([self._aligned_gold(eg) for eg in examples], numpy.random)
-        try:
-            scores, backprop = self.model.begin_update(docs)
-        finally:
-            if "train_subjects" in head.attrs:
-                head.attrs["train_subjects"] = None
-        loss, d_scores = self.get_loss(examples, scores)
-        backprop(d_scores)
+        settings = self.settings()
+        gold = self._align(examples, settings)
+        outputs, backprop = self.model.begin_update((docs, self.head.inputs(docs, gold, settings)))
+        loss, d_outputs = self.head.get_loss(outputs, gold, settings, self.model.ops)
+        backprop(d_outputs)
         if sgd is not None:
             self.finish_update(sgd)
         losses[self.name] += loss
         return losses
 
-    def get_loss(self, examples: Iterable[Example], scores) -> Tuple[float, Any]:
-        """Multilabel categorical cross-entropy over entity, head and tail pointers."""
-        examples = list(examples)
-        gold = [self._aligned_gold(eg) for eg in examples]
-        if isinstance(scores, PointerScores):
-            return self._pointer_loss(gold, scores)
-        windows = scores.windows
-        ops = self.model.ops
-        if len(windows) == 0:
-            return 0.0, scores
-        width = int(scores.entity.shape[-1])
-        ent_t, head_t, tail_t = make_targets(windows, width, len(self.labels), gold, max(len(self.entity_labels), 1))
-        ent_mask, pair_mask = make_masks(windows, width, self.max_span_length, gold)
-        total = 0.0
-        grads = []
-        for s, t, m in ((scores.entity, ent_t, ent_mask), (scores.head, head_t, pair_mask), (scores.tail, tail_t, pair_mask)):
-            loss, grad = multilabel_categorical_crossentropy(s, ops.asarray(t), ops.asarray(m))
-            total += loss
-            grads.append(grad)
-        return total, type(scores)(windows, *grads)
+    def get_loss(self, examples: Iterable[Example], outputs) -> Tuple[float, Any]:
+        """The head's loss and its gradient for the model's training outputs on ``examples``."""
+        settings = self.settings()
+        return self.head.get_loss(outputs, self._align(list(examples), settings), settings, self.model.ops)
 
-    def _pointer_loss(self, gold: list, scores: PointerScores) -> Tuple[float, PointerScores]:
-        """Sigmoid cross-entropy of the token pointers plus that of the conditional object pointers."""
-        ops = self.model.ops
-        n_types = max(len(self.entity_labels), 1)
-        tok_t, tok_m = pointer_token_targets(scores.lengths, gold, n_types)
-        loss_tok, d_tok = binary_crossentropy_with_logits(scores.tokens, ops.asarray(tok_t), ops.asarray(tok_m))
-        obj_t, obj_m = pointer_object_targets(scores.queries, int(scores.objects.shape[1]), len(self.labels), gold)
-        # with a schema, relations that cannot take the sampled subject's type are left out of the loss
-        obj_m &= schema_object_mask(scores.queries, gold, self.labels, self.entity_labels, self.cfg.get("schema") or {})
-        loss_obj, d_obj = binary_crossentropy_with_logits(scores.objects, ops.asarray(obj_t), ops.asarray(obj_m))
-        return loss_tok + loss_obj, PointerScores(scores.lengths, scores.queries, d_tok, d_obj)
-
-    def _aligned_gold(self, eg: Example) -> Optional[List[Tuple[int, int, int, int, int]]]:
-        """Gold triples of eg.reference in eg.predicted token offsets; None masks the doc.
-
-        A doc whose reference has no triples annotation, or with a span that does not align to
-        the predicted tokenization, is masked (it teaches nothing) rather than guessed.
-        Triples with a relation the pipe does not know are left out.
-        """
-        ref = eg.reference
-        if not has_triples_annotation(ref):
-            return None
-        label_index = {label: i for i, label in enumerate(self.labels)}
-        type_index = {label: i for i, label in enumerate(self.entity_labels)}
-        aligned: Dict[Tuple[int, int], Optional[Tuple[int, int]]] = {}
-
-        def align(start: int, end: int) -> Optional[Tuple[int, int]]:
-            if (start, end) not in aligned:
-                spans = eg.get_aligned_spans_y2x([ref[start:end]], allow_overlap=True)
-                aligned[(start, end)] = (spans[0].start, spans[0].end) if spans else None
-            return aligned[(start, end)]
-
-        rows = []
-        for s0, s1, s_label, rel, o0, o1, o_label, _ in ref._.get(DATA_ATTR):
-            if rel not in label_index:
-                continue  # counted by audit_gold at initialize
-            if not (0 <= s0 < s1 <= len(ref) and 0 <= o0 < o1 <= len(ref)):
-                continue  # a span outside its doc: counted by audit_gold at initialize
-            subj, obj = align(s0, s1), align(o0, o1)
-            if subj is None or obj is None:
-                return None
-            if type_index and (s_label not in type_index or o_label not in type_index):
-                return None  # an untyped or unknown-typed span cannot teach the typed heads
-            row = (subj[0], subj[1], label_index[rel], obj[0], obj[1])
-            if type_index:
-                row += (type_index[s_label], type_index[o_label])
-            rows.append(row)
-        return rows
+    def _align(self, examples: List[Example], settings: HeadSettings) -> List[Optional[List[TripleRow]]]:
+        return [align_gold(eg, settings.labels, settings.entity_labels) for eg in examples]
 
     def initialize(
         self,
         get_examples: Callable[[], Iterable[Example]],
         *,
         nlp: Optional[Language] = None,
-        labels: Optional[Sequence[str]] = None,
+        labels: Optional[Union[Sequence[str], Dict[str, Sequence[str]]]] = None,
     ) -> None:
-        """Take relation labels from ``labels`` or from the gold triples, then build the model."""
-        validate_examples(get_examples(), "TripleExtractor.initialize")
-        self.cfg["labels"] = []
+        """Take relation labels (and entity types) from ``labels``, from add_label() and from the
+        gold triples, read in one pass over the corpus; then build the model. Can be called again
+        to re-initialize.
+
+        labels: a list of relation labels, or the ``label_data`` dict ``{"relations": [...],
+            "entity_types": [...]}`` (what ``spacy init labels`` writes).
+        """
+        validate_get_examples(get_examples, "TripleExtractor.initialize")
+        given_types = None
+        if isinstance(labels, dict):
+            unknown = set(labels) - {"relations", "entity_types"}
+            if unknown or "relations" not in labels:
+                raise ValueError(
+                    f"triple_extractor: labels given as a dict need the keys 'relations' (and optionally "
+                    f"'entity_types'), got {sorted(labels)}."
+                )
+            given_types = _check_label_list(labels.get("entity_types") or [], "entity_types", "initialize")
+            labels = labels["relations"]
         if labels is not None:
-            for label in labels:
-                self.add_label(label)
-        else:
-            found = {row[3] for eg in get_examples() for row in eg.reference._.get(DATA_ATTR) or []}
-            for label in sorted(found):
-                self.add_label(label)
-        self._require_labels()
+            labels = _check_label_list(labels, "labels", "initialize")
         self.cfg["schema"] = load_relation_schema(self._schema_source)
+        settings = self.settings()
+        scan = scan_corpus(get_examples(), labels, lambda row: self.head.unlearnable(row, settings))
+        if labels is not None:
+            new_labels = list(dict.fromkeys(labels))
+        else:  # labels given with add_label() first, then the new ones of the corpus
+            new_labels = list(self.labels) + [label for label in scan.relations if label not in self.labels]
+        self.cfg["labels"] = new_labels
+        for label in new_labels:
+            self.vocab.strings.add(label)
+        self._require_labels()
         typed = self.cfg.get("typed_entities")
-        found_types = sorted({label for eg in get_examples() for row in eg.reference._.get(DATA_ATTR) or []
-                              for label in (row[2], row[6]) if label})
+        found_types = list(given_types) if given_types is not None else list(scan.entity_types)
         if typed and not found_types:
             raise ValueError(
                 f"The '{self.name}' component has typed_entities = true, but no gold subject or object "
@@ -422,51 +383,20 @@ class TripleExtractor(TrainablePipe):
         self.cfg["entity_labels"] = found_types if typed or typed is None else []
         for label in self.entity_labels:
             self.vocab.strings.add(label)
-        self._sync_model_attrs()
+        settings = self.settings()
+        self.head.set_output_size(len(settings.labels), settings.n_types)
         sample = [eg.predicted for eg in islice(get_examples(), 10)]
-        head = self.model.get_ref("head")
-        head.set_dim("nO", len(self.labels), force=True)
-        self.model.initialize(X=sample)
-        self.cfg["width"] = head.get_dim("nI")
-        self._sync_model_attrs()
-        self._warn_about_gold(get_examples)
+        self.model.initialize(X=(sample, self.head.inputs(sample, None, settings)))
+        self.cfg["width"] = self.head.layer.get_dim("nI")
+        if scan.audit:
+            detail = "; ".join(f"{reason}: {n}" for reason, n in sorted(scan.audit.items()))
+            warnings.warn(f"[{self.name}] some gold triples cannot be trained on as given: {detail}. "
+                          "Fix the data, or raise max_span_length / window_size / object_reach.")
 
     def audit_gold(self, examples: Iterable[Example]) -> Counter:
         """Count gold triples that training will skip or cannot learn, by reason (pure)."""
-        counts: Counter = Counter()
-        head = self.model.get_ref("head")
-        reach = head.attrs.get("object_reach")
-        window = head.attrs.get("window_size")
-        for eg in examples:
-            ref = eg.reference
-            rows = ref._.get(DATA_ATTR) or []
-            seen = set()
-            for row in rows:
-                s0, s1, _, rel, o0, o1 = row[:6]
-                if not (0 <= s0 < s1 <= len(ref) and 0 <= o0 < o1 <= len(ref)):
-                    counts["span outside its doc (skipped)"] += 1
-                    continue
-                if rel not in self.labels:
-                    counts[f"relation not among the labels (skipped): {rel}"] += 1
-                    continue
-                key = (s0, s1, rel, o0, o1)
-                if key in seen:
-                    counts["duplicate gold triple (counted once)"] += 1
-                seen.add(key)
-                if max(s1 - s0, o1 - o0) > self.max_span_length:
-                    counts[f"span longer than max_span_length={self.max_span_length} (unlearnable)"] += 1
-                elif window is not None and max(s1, o1) - min(s0, o0) > window:
-                    counts[f"subject and object farther apart than window_size={window} (unlearnable)"] += 1
-                elif reach is not None and (o0 < s0 - reach or o1 > s1 + reach):
-                    counts[f"object farther than object_reach={reach} from its subject (unlearnable)"] += 1
-        return counts
-
-    def _warn_about_gold(self, get_examples: Callable[[], Iterable[Example]]) -> None:
-        counts = self.audit_gold(get_examples())
-        if counts:
-            detail = "; ".join(f"{reason}: {n}" for reason, n in sorted(counts.items()))
-            warnings.warn(f"[{self.name}] some gold triples cannot be trained on as given: {detail}. "
-                          "Fix the data, or raise max_span_length / window_size / object_reach.")
+        settings = self.settings()
+        return scan_corpus(examples, self.labels, lambda row: self.head.unlearnable(row, settings)).audit
 
     def _require_labels(self) -> None:
         if not self.labels:
@@ -476,27 +406,64 @@ class TripleExtractor(TrainablePipe):
                 f"([initialize.components.{self.name}.labels] in the config)."
             )
 
-    def _allow_extra_label(self) -> None:
-        head = self.model.get_ref("head")
-        if head.layers:
-            raise ValueError(
-                f"Cannot add a relation label to the '{self.name}' component after it was initialized. "
-                "Give all labels before initialize() (or to initialize(labels=...))."
-            )
-
     # ---------------------------------------------------------- serialization
+    def _validate_loaded_cfg(self, where) -> None:
+        """Check a cfg read from disk or bytes: format version first, then every setting."""
+        version = self.cfg.pop("format_version", FORMAT_VERSION)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ValueError(
+                f"Cannot load the '{self.name}' component from {where}: it was saved in format "
+                f"{version} by a newer spacy-triples, this one reads format {FORMAT_VERSION}. "
+                "Upgrade spacy-triples (pip install -U spacy-triples)."
+            )
+        cfg = self.cfg
+        what = f"cfg in {where}"
+        _check_label_list(cfg.get("labels", []), "labels", what)
+        _check_label_list(cfg.get("entity_labels") or [], "entity_labels", what)
+        # srsly's JSON reader is not exact for some decimals (0.95 -> 0.9500000000000001)
+        if isinstance(cfg.get("threshold"), float):
+            cfg["threshold"] = round(cfg["threshold"], 6)
+        if isinstance(cfg.get("thresholds"), dict):
+            cfg["thresholds"] = {k: round(v, 6) if isinstance(v, float) else v for k, v in cfg["thresholds"].items()}
+        _check_settings(cfg.get("threshold"), cfg.get("thresholds") or {}, cfg.get("max_span_length"), what)
+        width = cfg.get("width")
+        if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
+            raise ValueError(f"triple_extractor ({what}): width must be a positive integer, got {width!r}.")
+
     def _build_for_load(self) -> None:
         """Build the PyTorch head from cfg so that stored weights can be loaded into it."""
-        # srsly's JSON reader is not exact for some decimals (0.95 -> 0.9500000000000001)
-        self.cfg["threshold"] = round(float(self.cfg["threshold"]), 6)
-        self.cfg["thresholds"] = {k: round(float(v), 6) for k, v in (self.cfg.get("thresholds") or {}).items()}
-        self._sync_model_attrs()
         if not self.labels or self.cfg.get("width") is None:
             return
-        head = self.model.get_ref("head")
-        head.set_dim("nO", len(self.labels), force=True)
-        head.set_dim("nI", self.cfg["width"], force=True)
-        head.initialize()
+        head = self.head
+        head.set_output_size(len(self.labels), max(len(self.entity_labels), 1))
+        head.layer.set_dim("nI", self.cfg["width"], force=True)
+        head.layer.initialize()
+
+    def to_bytes(self, *, exclude=tuple()) -> bytes:
+        """cfg (with the format version), vocab and model, as to_disk writes them."""
+        self._validate_serialization_attrs()
+        msg: Dict[str, bytes] = {}
+        if "cfg" not in exclude:
+            msg["cfg"] = srsly.json_dumps(dict(self.cfg, format_version=FORMAT_VERSION))
+        if "vocab" not in exclude:
+            msg["vocab"] = self.vocab.to_bytes(exclude=exclude)
+        if "model" not in exclude:
+            msg["model"] = self.model.to_bytes()
+        return srsly.msgpack_dumps(msg)
+
+    def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "TripleExtractor":
+        self._validate_serialization_attrs()
+        msg = srsly.msgpack_loads(bytes_data)
+        if "cfg" in msg and "cfg" not in exclude:
+            self.cfg.update(srsly.json_loads(msg["cfg"]))
+            self.cfg.pop("model_sha256", None)
+            self._validate_loaded_cfg("bytes")
+        if "vocab" in msg and "vocab" not in exclude:
+            self.vocab.from_bytes(msg["vocab"], exclude=exclude)
+        if "model" in msg and "model" not in exclude:
+            self._build_for_load()
+            self.model.from_bytes(msg["model"])
+        return self
 
     def to_disk(self, path, *, exclude=tuple()) -> None:
         """Write cfg, vocab and model. The model file is written to a temporary name and renamed,
@@ -517,37 +484,24 @@ class TripleExtractor(TrainablePipe):
             srsly.write_json(tmp, cfg)
             os.replace(tmp, path / "cfg")
 
-    def _check_saved_cfg(self, where) -> None:
-        version = int(self.cfg.pop("format_version", FORMAT_VERSION) or FORMAT_VERSION)
-        if version > FORMAT_VERSION:
-            raise ValueError(
-                f"Cannot load the '{self.name}' component from {where}: it was saved in format "
-                f"{version} by a newer spacy-triples, this one reads format {FORMAT_VERSION}. "
-                "Upgrade spacy-triples (pip install -U spacy-triples)."
-            )
-
-    def from_bytes(self, bytes_data: bytes, *, exclude=tuple()) -> "TripleExtractor":
-        self._validate_serialization_attrs()
-        msg = srsly.msgpack_loads(bytes_data)
-        if "cfg" in msg and "cfg" not in exclude:
-            self.cfg.update(srsly.json_loads(msg["cfg"]))
-            self.cfg.pop("model_sha256", None)
-            self._check_saved_cfg("bytes")
-        if "vocab" in msg and "vocab" not in exclude:
-            self.vocab.from_bytes(msg["vocab"], exclude=exclude)
-        if "model" in msg and "model" not in exclude:
-            self._build_for_load()
-            self.model.from_bytes(msg["model"])
-        return self
-
     def from_disk(self, path, *, exclude=tuple()) -> "TripleExtractor":
         self._validate_serialization_attrs()
         path = util.ensure_path(path)
         expected_hash = None
-        if "cfg" not in exclude and (path / "cfg").exists():
-            self.cfg.update(srsly.read_json(path / "cfg"))
+        cfg_path = path / "cfg"
+        if "cfg" not in exclude and cfg_path.exists():
+            try:
+                loaded = srsly.read_json(cfg_path)
+            except ValueError as err:
+                raise ValueError(
+                    f"Cannot load the '{self.name}' component: {cfg_path} is not valid JSON ({err}). "
+                    "Was it edited by hand or truncated? Restore it or save the pipeline again."
+                ) from err
+            if not isinstance(loaded, dict):
+                raise ValueError(f"Cannot load the '{self.name}' component: {cfg_path} must hold a JSON object.")
+            self.cfg.update(loaded)
             expected_hash = self.cfg.pop("model_sha256", None)
-            self._check_saved_cfg(path / "cfg")
+            self._validate_loaded_cfg(cfg_path)
         if "vocab" not in exclude and (path / "vocab").exists():
             self.vocab.from_disk(path / "vocab", exclude=exclude)
         if "model" not in exclude:
@@ -561,7 +515,7 @@ class TripleExtractor(TrainablePipe):
             if expected_hash is not None and hashlib.sha256(data).hexdigest() != expected_hash:
                 raise ValueError(
                     f"Cannot load the '{self.name}' component: {model_path} is not the model that "
-                    f"{path / 'cfg'} was saved with (checksum mismatch). The save was interrupted or "
+                    f"{cfg_path} was saved with (checksum mismatch). The save was interrupted or "
                     "the files were mixed from two saves; save the pipeline again."
                 )
             self._build_for_load()
@@ -574,3 +528,12 @@ class TripleExtractor(TrainablePipe):
                     "different version or config? Retrain or save it again."
                 ) from err
         return self
+
+
+def _merge_ents(predicted: List[Span], existing: Sequence[Span]) -> List[Span]:
+    """The predicted entity spans plus the existing ones (e.g. from an NER) that overlap none."""
+    taken = set()
+    for span in predicted:
+        taken.update(range(span.start, span.end))
+    kept = [span for span in existing if not taken.intersection(range(span.start, span.end))]
+    return sorted(predicted + kept, key=lambda span: (span.start, span.end))

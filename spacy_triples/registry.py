@@ -1,9 +1,9 @@
 """Every registered name of the package. Each one is also an entry point in pyproject.toml."""
 from spacy.util import registry
 
-from .models.dgcnn import build_dgcnn
-from .models.gplinker import build_global_pointer
-from .models.pointer import build_pointer_head
+from .encoders.dgcnn import build_dgcnn
+from .heads.global_pointer.model import build_global_pointer
+from .heads.pointer.model import build_pointer_head
 from .normalize import create_normalizing_tokenizer
 from .scorer import make_triple_scorer
 from .util import package_folder

@@ -65,3 +65,12 @@ def allowed(schema: Schema, relation: str, subject_type: str, object_type: str) 
         return True
     pair = schema.get(relation)
     return pair is not None and subject_type in pair[0] and object_type in pair[1]
+
+
+def filter_by_schema(rows: List[list], schema: Schema, labels, types) -> List[list]:
+    """Keep the decoded rows (per doc, TripleRows with label and type indices) whose relation allows
+    their (subject type, object type) in ``schema``; an empty schema keeps everything."""
+    if not schema:
+        return rows
+    return [[r for r in doc_rows if allowed(schema, labels[r.relation], types[r.subject_type], types[r.object_type])]
+            for doc_rows in rows]

@@ -5,7 +5,7 @@ from typing import Any, Dict, Iterable, List, Set, Tuple
 from spacy.scorer import PRFScore
 from spacy.training import Example
 
-from .triples import DATA_ATTR, DEFAULT_ENTITY_LABEL
+from .triples import DEFAULT_ENTITY_LABEL, has_triples_annotation, triple_rows
 
 OVERLAP_TYPES = ("normal", "shared_entity", "multi_relation")
 CharTriple = Tuple[int, int, str, int, int]
@@ -16,32 +16,30 @@ def triple_keys(doc) -> Set[CharTriple]:
 
     Character offsets make the comparison independent of the two docs' tokenizations.
     """
-    rows = doc._.get(DATA_ATTR) or []
     keys = set()
-    for s0, s1, _, rel, o0, o1, _, _ in rows:
-        subj, obj = doc[s0:s1], doc[o0:o1]
-        keys.add((subj.start_char, subj.end_char, rel, obj.start_char, obj.end_char))
+    for r in triple_rows(doc) or []:
+        subj, obj = doc[r.subject_start : r.subject_end], doc[r.object_start : r.object_end]
+        keys.add((subj.start_char, subj.end_char, r.relation, obj.start_char, obj.end_char))
     return keys
 
 
 def typed_triple_keys(doc) -> Set[tuple]:
     """Triples with both entity labels: (s_start, s_end, s_label, relation, o_start, o_end, o_label),
     character offsets. Used by the strict protocol (spans, relation and both entity types)."""
-    rows = doc._.get(DATA_ATTR) or []
     keys = set()
-    for s0, s1, s_label, rel, o0, o1, o_label, _ in rows:
-        subj, obj = doc[s0:s1], doc[o0:o1]
+    for r in triple_rows(doc) or []:
+        subj, obj = doc[r.subject_start : r.subject_end], doc[r.object_start : r.object_end]
         # an unlabelled gold span ("") is the untyped ENTITY a model without types predicts
-        keys.add((subj.start_char, subj.end_char, s_label or DEFAULT_ENTITY_LABEL, rel,
-                  obj.start_char, obj.end_char, o_label or DEFAULT_ENTITY_LABEL))
+        keys.add((subj.start_char, subj.end_char, r.subject_type or DEFAULT_ENTITY_LABEL, r.relation,
+                  obj.start_char, obj.end_char, r.object_type or DEFAULT_ENTITY_LABEL))
     return keys
 
 
 def text_triple_keys(doc) -> Set[Tuple[str, str, str]]:
     """Triples as (subject text, relation, object text): the DuIE / LIC2019 protocol, where a fact
     counts once per sentence whichever occurrence of its entities was marked."""
-    rows = doc._.get(DATA_ATTR) or []
-    return {(doc[s0:s1].text, rel, doc[o0:o1].text) for s0, s1, _, rel, o0, o1, _, _ in rows}
+    return {(doc[r.subject_start : r.subject_end].text, r.relation, doc[r.object_start : r.object_end].text)
+            for r in triple_rows(doc) or []}
 
 
 def overlap_types(gold: Set[CharTriple]) -> List[str]:
@@ -87,7 +85,7 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
     per_overlap: Dict[str, PRFScore] = {name: PRFScore() for name in OVERLAP_TYPES}
     n_scored = 0
     for eg in examples:
-        if eg.reference._.get(DATA_ATTR) is None:
+        if not has_triples_annotation(eg.reference):
             continue
         n_scored += 1
         gold = triple_keys(eg.reference)

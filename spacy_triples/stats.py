@@ -6,7 +6,7 @@ import numpy
 from spacy.tokens import Doc
 
 from .scorer import overlap_types, triple_keys
-from .triples import DATA_ATTR
+from .triples import triple_rows
 
 
 def dataset_stats(docs: Iterable[Doc], max_wordpieces: int = 512, wordpiece_tokenizer=None) -> Dict:
@@ -21,14 +21,14 @@ def dataset_stats(docs: Iterable[Doc], max_wordpieces: int = 512, wordpiece_toke
         n_docs += 1
         n_tokens += len(doc)
         doc_lengths.append(len(doc))
-        rows = doc._.get(DATA_ATTR) or []
+        rows = triple_rows(doc) or []
         n_triples += len(rows)
         if not rows:
             n_no_triples += 1
-        relations.update(row[3] for row in rows)
+        relations.update(row.relation for row in rows)
         for name in overlap_types(triple_keys(doc)):
             overlap[name] += 1
-        spans = sorted({(r[0], r[1]) for r in rows} | {(r[4], r[5]) for r in rows})
+        spans = sorted({(r.subject_start, r.subject_end) for r in rows} | {(r.object_start, r.object_end) for r in rows})
         span_lengths.extend(e - s for s, e in spans)
         n_nested += sum(
             1 for a in spans if any(b != a and b[0] <= a[0] and a[1] <= b[1] for b in spans)

@@ -3,7 +3,7 @@ from collections import defaultdict
 from typing import Dict, Iterable, List, Sequence, Set, Tuple
 
 from .scorer import triple_keys
-from .triples import DATA_ATTR
+from .triples import triple_rows
 
 Key = tuple  # (doc index, s_start_char, s_end_char, relation, o_start_char, o_end_char)
 DEFAULT_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))
@@ -43,9 +43,9 @@ def sweep_thresholds(
 def _keyed(docs_examples) -> Tuple[List[Tuple[Key, float]], Set[Key]]:
     predicted, gold = [], set()
     for n, (doc, eg) in enumerate(docs_examples):
-        for s0, s1, _, rel, o0, o1, _, score in doc._.get(DATA_ATTR) or []:
-            subj, obj = doc[s0:s1], doc[o0:o1]
-            predicted.append(((n, subj.start_char, subj.end_char, rel, obj.start_char, obj.end_char), float(score)))
+        for row in triple_rows(doc) or []:
+            subj, obj = doc[row.subject_start : row.subject_end], doc[row.object_start : row.object_end]
+            predicted.append(((n, subj.start_char, subj.end_char, row.relation, obj.start_char, obj.end_char), row.score))
         gold |= {(n,) + key for key in triple_keys(eg.reference)}
     return predicted, gold
 
@@ -61,17 +61,14 @@ def tune_thresholds(nlp, examples: Iterable, component: str = "triple_extractor"
     before = nlp.evaluate(examples)["triples_f"]
     saved = (pipe.cfg["threshold"], dict(pipe.cfg.get("thresholds") or {}))
     pipe.cfg["threshold"], pipe.cfg["thresholds"] = min(grid), {}
-    pipe._sync_model_attrs()
     try:
         docs = list(nlp.pipe([eg.predicted.copy() for eg in examples]))
     finally:
         pipe.cfg["threshold"], pipe.cfg["thresholds"] = saved
-        pipe._sync_model_attrs()
-    predicted, gold = _keyed(zip(docs, examples))
+        predicted, gold = _keyed(zip(docs, examples))
     best = sweep_thresholds(predicted, gold, grid)
     thresholds = {rel: t for rel, (t, _) in best.items() if rel in pipe.labels}
     pipe.cfg["thresholds"] = thresholds
-    pipe._sync_model_attrs()
     # nlp.config is rebuilt from the per-pipe configs on each access: update the pipe's own entry
     # (private in spaCy 3.8) so that config.cfg written by nlp.to_disk carries the tuned values
     pipe_configs = getattr(nlp, "_pipe_configs", None)

@@ -1,17 +1,26 @@
-"""The Triple value type and its storage on ``Doc`` objects.
+"""The Triple value type, the one row type, and how triples are stored on ``Doc`` objects.
 
-Both gold and predicted triples live in ``doc._.triples``. Under the hood they are stored as plain
-JSON-safe lists in ``doc._.triples_data`` (one ``[s_start, s_end, s_label, relation, o_start, o_end,
-o_label, score]`` row per triple, token offsets, end exclusive), so they survive
-``DocBin(store_user_data=True)``, ``Doc.to_bytes`` and pickling. Spans are built on access.
+Both gold and predicted triples live in ``doc._.triples`` (a list of :class:`Triple`: Span, str,
+Span, float). Under the hood they are stored in ``doc._.triples_data`` as plain JSON-safe rows in
+**character offsets** (``{"layout": 2, "rows": [[s_start_char, s_end_char, s_label, relation,
+o_start_char, o_end_char, o_label, score], ...]}``), so they survive ``DocBin(store_user_data=True)``,
+``Doc.to_bytes``, pickling, and retokenization (``merge_entities``, ``doc.retokenize()``), which
+changes token offsets but not characters. Docs saved by spacy-triples 0.1 stored token offsets
+(a bare list of rows, layout 1); they are read as such and migrated on the next write.
+
+Inside the package every triple is a :class:`TripleRow` in token offsets, end exclusive: gold rows
+(aligned to the predicted doc), decoded rows and the rows read back from a Doc. Its ``key`` (both
+spans and the relation) is the one identity of a triple, and :func:`merge_best` the one rule for
+duplicates (the highest score wins).
 """
-from typing import Iterable, List, NamedTuple, Optional, Sequence, Union
+from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from spacy.tokens import Doc, Span
 
 TRIPLES_ATTR = "triples"
 DATA_ATTR = "triples_data"
 DEFAULT_ENTITY_LABEL = "ENTITY"
+STORAGE_LAYOUT = 2
 
 
 class Triple(NamedTuple):
@@ -39,14 +48,42 @@ class Triple(NamedTuple):
         }
 
 
+class TripleRow(NamedTuple):
+    """A triple in token offsets (end exclusive). Inside a head, ``relation`` and the entity types
+    are indices into the pipe's labels; read from a Doc they are the label strings."""
+
+    subject_start: int
+    subject_end: int
+    relation: Union[int, str]
+    object_start: int
+    object_end: int
+    subject_type: Union[int, str] = 0
+    object_type: Union[int, str] = 0
+    score: float = 1.0
+
+    @property
+    def key(self) -> tuple:
+        """The identity of a triple: both spans and the relation (not the types, not the score)."""
+        return (self.subject_start, self.subject_end, self.relation, self.object_start, self.object_end)
+
+
+def merge_best(rows: Iterable[TripleRow], typed: bool = False) -> List[TripleRow]:
+    """One row per key, the highest-scoring one (the first of equals), sorted by position
+    (subject span, object span, relation, types). ``typed``: rows whose entity types differ are
+    different hypotheses (a decoder keeps each typing until the schema filter has chosen)."""
+    best = {}
+    for row in rows:
+        key = row.key + ((row.subject_type, row.object_type) if typed else ())
+        if key not in best or row.score > best[key].score:
+            best[key] = row
+    return sorted(best.values(), key=lambda r: (r.subject_start, r.subject_end, r.object_start, r.object_end,
+                                                r.relation, r.subject_type, r.object_type))
+
+
 TripleLike = Union[Triple, Sequence]
 
 
-def _row_key(row: Sequence) -> tuple:
-    return (row[0], row[1], row[4], row[5], row[3])
-
-
-def _to_row(doc: Doc, value: TripleLike) -> list:
+def _to_row(doc: Doc, value: TripleLike) -> TripleRow:
     if isinstance(value, Triple):
         subject, relation, obj, score = value
     elif isinstance(value, (tuple, list)) and len(value) in (3, 4):
@@ -77,37 +114,74 @@ def _to_row(doc: Doc, value: TripleLike) -> list:
     score = float(score)
     if not 0.0 <= score <= 1.0:
         raise ValueError(f"Cannot set doc._.{TRIPLES_ATTR}: score {score} is not in [0, 1].")
+    return TripleRow(int(subject.start), int(subject.end), str(relation), int(obj.start), int(obj.end),
+                     str(subject.label_), str(obj.label_), score)
+
+
+def _char_span(doc: Doc, start: int, end: int) -> Optional[Span]:
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(doc.text)):
+        return None
+    span = doc.char_span(start, end)
+    if span is None:  # a token was split inside the span's edge: take the tokens it touches
+        span = doc.char_span(start, end, alignment_mode="expand")
+    return span
+
+
+def triple_rows(doc: Doc) -> Optional[List[TripleRow]]:
+    """The stored triples of ``doc`` as TripleRows (label strings) in its current token offsets;
+    None when the doc carries no triples annotation. Rows whose spans are not in the doc (faulty
+    data) are left out; :func:`read_triple_rows` counts them."""
+    rows, _ = read_triple_rows(doc)
+    return rows
+
+
+def read_triple_rows(doc: Doc) -> Tuple[Optional[List[TripleRow]], int]:
+    """(rows as :func:`triple_rows` returns them, number of stored rows left out because a span
+    lies outside the doc's text)."""
+    data = doc._.get(DATA_ATTR)
+    if data is None:
+        return None, 0
+    rows, outside = [], 0
+    if isinstance(data, dict):  # layout 2: character offsets
+        for s0, s1, s_label, rel, o0, o1, o_label, score in data.get("rows", []):
+            subj, obj = _char_span(doc, s0, s1), _char_span(doc, o0, o1)
+            if subj is None or obj is None or not len(subj) or not len(obj):
+                outside += 1
+                continue
+            rows.append(TripleRow(subj.start, subj.end, rel, obj.start, obj.end, s_label, o_label, float(score)))
+        return rows, outside
+    # layout 1 (spacy-triples 0.1): token offsets
+    n = len(doc)
+    for s0, s1, s_label, rel, o0, o1, o_label, score in data:
+        if not (0 <= s0 < s1 <= n and 0 <= o0 < o1 <= n):
+            outside += 1
+            continue
+        rows.append(TripleRow(s0, s1, rel, o0, o1, s_label, o_label, float(score)))
+    return rows, outside
+
+
+def set_triple_rows(doc: Doc, rows: Iterable[TripleRow]) -> None:
+    """Store TripleRows (token offsets, label strings), merged by key (best score), in character
+    offsets so that retokenizing the doc later keeps them on the same text."""
+    stored = []
+    for row in merge_best(rows):
+        subj = doc[row.subject_start : row.subject_end]
+        obj = doc[row.object_start : row.object_end]
+        stored.append([subj.start_char, subj.end_char, str(row.subject_type), str(row.relation),
+                       obj.start_char, obj.end_char, str(row.object_type), float(row.score)])
+    doc._.set(DATA_ATTR, {"layout": STORAGE_LAYOUT, "rows": stored})
+
+
+def rows_to_triples(doc: Doc, rows: Iterable[TripleRow]) -> List[Triple]:
     return [
-        int(subject.start),
-        int(subject.end),
-        str(subject.label_),
-        str(relation),
-        int(obj.start),
-        int(obj.end),
-        str(obj.label_),
-        score,
+        Triple(Span(doc, r.subject_start, r.subject_end, label=r.subject_type), r.relation,
+               Span(doc, r.object_start, r.object_end, label=r.object_type), float(r.score))
+        for r in rows
     ]
 
 
-def rows_to_triples(doc: Doc, rows: Iterable[Sequence]) -> List[Triple]:
-    triples = []
-    for s0, s1, s_label, rel, o0, o1, o_label, score in rows:
-        triples.append(
-            Triple(
-                Span(doc, s0, s1, label=s_label),
-                rel,
-                Span(doc, o0, o1, label=o_label),
-                float(score),
-            )
-        )
-    return triples
-
-
 def _get_triples(doc: Doc) -> List[Triple]:
-    rows = doc._.get(DATA_ATTR)
-    if rows is None:
-        return []
-    return rows_to_triples(doc, rows)
+    return rows_to_triples(doc, triple_rows(doc) or [])
 
 
 def _set_triples(doc: Doc, values: Optional[Iterable[TripleLike]]) -> None:
@@ -115,16 +189,6 @@ def _set_triples(doc: Doc, values: Optional[Iterable[TripleLike]]) -> None:
         doc._.set(DATA_ATTR, None)
         return
     set_triple_rows(doc, [_to_row(doc, v) for v in values])
-
-
-def set_triple_rows(doc: Doc, rows: Iterable[Sequence]) -> None:
-    """Store rows, deduplicated on (spans, relation) keeping the highest score, sorted by position."""
-    best = {}
-    for row in rows:
-        key = _row_key(row)
-        if key not in best or row[7] > best[key][7]:
-            best[key] = list(row)
-    doc._.set(DATA_ATTR, [best[k] for k in sorted(best)])
 
 
 def has_triples_annotation(doc: Doc) -> bool:

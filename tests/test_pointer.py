@@ -5,11 +5,21 @@ import spacy
 import torch
 from thinc.api import Model, chain
 
-from spacy_triples.decode import decode_pointer_objects, decode_pointer_spans, decode_pointer_subjects, object_slice
+from spacy_triples.encoders.pytorch_dgcnn import DGCNNEncoder
+from spacy_triples.heads.pointer.pytorch import ConditionalLayerNorm, PointerTagger
+from spacy_triples.heads.pointer.util import (
+    decode_pointer_objects,
+    decode_pointer_spans,
+    decode_pointer_subjects,
+    make_queries,
+    object_slice,
+    pointer_object_targets,
+    pointer_token_targets,
+    query_arrays,
+    sample_subjects,
+    schema_object_mask,
+)
 from spacy_triples.losses import binary_crossentropy_with_logits
-from spacy_triples.models.pointer import make_queries, query_arrays
-from spacy_triples.models.torch_modules import ConditionalLayerNorm, DGCNNEncoder, PointerTagger
-from spacy_triples.targets import pointer_object_targets, pointer_token_targets, sample_subjects, schema_object_mask
 
 from .test_typed import _typed_examples
 from .util import TRAIN_DATA, make_examples
@@ -238,16 +248,12 @@ def test_pointer_encoder_runs_once_per_batch(pointer_nlp):
         return tok2vec(X, is_train)
 
     counter = Model("count", counting_forward, layers=[tok2vec])
-    head = pipe.model.get_ref("head")
-    original = pipe.model
-    pipe.model = chain(counter, head)
-    pipe.model.set_ref("head", head)
-    pipe.model.set_ref("tok2vec", counter)
+    pipe.model.replace_node(tok2vec, counter)
     try:
         texts = [" ".join(w) for w, _ in TRAIN_DATA]
         docs = list(pointer_nlp.pipe(texts, batch_size=len(texts)))
     finally:
-        pipe.model = original
+        pipe.model.replace_node(counter, tok2vec)
     n_subjects = sum(len({(t.subject.start, t.subject.end) for t in d._.triples}) for d in docs)
     assert n_subjects > len(texts)  # several subjects per batch (and per doc) ...
     assert calls == [len(texts)]  # ... and the encoder ran once, over the whole batch

@@ -3,11 +3,17 @@ import numpy
 import pytest
 import torch
 
-from spacy_triples.decode import Candidates, decode_triples, dense_to_candidates, logit
-from spacy_triples.losses import multilabel_categorical_crossentropy
-from spacy_triples.models.torch_modules import GlobalPointerLinker, rotary, valid_masks
-from spacy_triples.targets import count_unreachable, make_masks, make_targets
-from spacy_triples.windows import entity_mask, pair_mask, plan_windows, window_token_index
+from spacy_triples.heads.global_pointer.pytorch import GlobalPointerLinker, rotary, valid_masks
+from spacy_triples.heads.global_pointer.util import (
+    Candidates,
+    count_unreachable,
+    decode_triples,
+    dense_to_candidates,
+    make_masks,
+    make_targets,
+)
+from spacy_triples.heads.global_pointer.windows import entity_mask, pair_mask, plan_windows, window_token_index
+from spacy_triples.losses import logit, multilabel_categorical_crossentropy
 
 
 def test_plan_windows_short_and_empty_docs():
@@ -131,9 +137,9 @@ def test_decode_shared_entity_multi_relation_and_nested():
     rows = decode_triples(windows, 1, entity, head, tail, threshold=0.5, max_span_length=24)
     got = [r[:5] for r in rows[0]]
     assert got == [(1, 4, 0, 3, 4), (1, 4, 1, 5, 7), (1, 4, 2, 5, 7)]
-    score = rows[0][2][5]
+    score = rows[0][2].score
     assert score == pytest.approx(1 / (1 + numpy.exp(-0.5)))
-    assert all(isinstance(r[5], float) for r in rows[0])
+    assert all(isinstance(r.score, float) for r in rows[0])
     # a higher threshold drops the weak relation
     rows = decode_triples(windows, 1, entity, head, tail, threshold=0.7, max_span_length=24)
     assert [r[2] for r in rows[0]] == [0, 1]
@@ -162,7 +168,7 @@ def test_decode_merges_overlapping_windows_and_maps_offsets():
     rows = decode_triples(windows, 2, entity, head, tail, 0.5, 24)
     assert len(rows[0]) == 1 and rows[1] == []
     assert rows[0][0][:5] == (4, 5, 0, 5, 6)
-    assert rows[0][0][5] == pytest.approx(1 / (1 + numpy.exp(-3.0)))
+    assert rows[0][0].score == pytest.approx(1 / (1 + numpy.exp(-3.0)))
 
 
 def test_dense_to_candidates():
@@ -250,7 +256,7 @@ def test_decode_per_relation_thresholds():
 
 
 def test_decode_with_and_without_schema_on_hand_written_scores():
-    from spacy_triples.decode import filter_by_schema
+    from spacy_triples.schema import filter_by_schema
 
     windows = numpy.asarray([[0, 0, 8]], dtype="i")
     # typed (T = 2: PER = 0, ORG = 1): subject (0, 1) as PER, object (4, 5) as ORG and as PER
@@ -259,10 +265,10 @@ def test_decode_with_and_without_schema_on_hand_written_scores():
     tail = _cands([((0, 0, 1, 5), 3.0), ((0, 1, 1, 5), 3.0)])
     rows = decode_triples(windows, 1, entity, head, tail, 0.5, 24, n_types=2)
     # without a schema: both relations, each with the object typed ORG and PER
-    assert sorted((r[2], r[6], r[7]) for r in rows[0]) == [(0, 0, 0), (0, 0, 1), (1, 0, 0), (1, 0, 1)]
+    assert sorted((r.relation, r.subject_type, r.object_type) for r in rows[0]) == [(0, 0, 0), (0, 0, 1), (1, 0, 0), (1, 0, 1)]
     labels, types = ["works_for", "knows"], ["PER", "ORG"]
     schema = {"works_for": [["PER"], ["ORG"]], "knows": [["PER"], ["PER"]]}
     kept = filter_by_schema(rows, schema, labels, types)
-    assert sorted((labels[r[2]], types[r[6]], types[r[7]]) for r in kept[0]) == [
+    assert sorted((labels[r.relation], types[r.subject_type], types[r.object_type]) for r in kept[0]) == [
         ("knows", "PER", "PER"), ("works_for", "PER", "ORG")]
     assert filter_by_schema(rows, {}, labels, types) == rows

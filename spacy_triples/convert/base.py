@@ -196,7 +196,7 @@ def place_pair(subjects: Sequence[Tuple[int, int]], objects: Sequence[Tuple[int,
 
 def finish_doc(doc: Doc, rows: List[list], report: ConversionReport, source: str) -> Doc:
     """Deduplicate (counting), store the triples and account for the doc."""
-    from ..triples import set_triple_rows
+    from ..triples import TripleRow, set_triple_rows
 
     unique, seen = [], set()
     for row in rows:
@@ -206,7 +206,8 @@ def finish_doc(doc: Doc, rows: List[list], report: ConversionReport, source: str
             continue
         seen.add(key)
         unique.append(row)
-    set_triple_rows(doc, unique)
+    set_triple_rows(doc, [TripleRow(s0, s1, rel, o0, o1, s_label, o_label, score)
+                          for s0, s1, s_label, rel, o0, o1, o_label, score in unique])
     report.triples_written += len(unique)
     report.docs_written += 1
     doc.user_data["source"] = source

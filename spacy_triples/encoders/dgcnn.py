@@ -5,12 +5,14 @@ fast on CPU, usable inline or shared through a ``Tok2VecListener``.
 """
 from typing import List, Optional, Sequence
 
+import numpy
+
 from spacy.tokens import Doc
 from thinc.api import ArgsKwargs, Model, chain, torch2xp, xp2torch
 from thinc.types import Floats2d
 
-from .glue import wrap_torch
-from .torch_modules import DGCNNEncoder
+from ..glue import no_gradient, torch_inputs, wrap_torch
+from .pytorch_dgcnn import DGCNNEncoder
 
 
 def build_dgcnn(
@@ -66,13 +68,7 @@ def _encoder_init(model: Model, X: Optional[List[Floats2d]] = None, Y=None) -> N
 
 def _convert_inputs(model: Model, X, is_train: bool):
     Xpad, lengths = X
-    device = model.shims[0].device
-    args = (xp2torch(Xpad, requires_grad=is_train, device=device), xp2torch(model.ops.asarray1i(lengths), device=device))
-
-    def reverse(dX: ArgsKwargs):
-        return torch2xp(dX.args[0])
-
-    return ArgsKwargs(args=args, kwargs={}), reverse
+    return torch_inputs(model, (Xpad, numpy.asarray(lengths, dtype="i")), is_train)
 
 
 def _convert_outputs(model: Model, X_Ytorch, is_train: bool):
@@ -91,7 +87,7 @@ def _encoder_forward(model: Model, Xs: List[Floats2d], is_train: bool):
     n_out = model.get_dim("nO")
     n_in = int(Xs[0].shape[1]) if Xs else model.get_dim("nI")
     if not lengths or max(lengths) == 0:
-        return [ops.alloc2f(n, n_out) for n in lengths], lambda dYs: [ops.alloc2f(n, n_in) for n in lengths]
+        return [ops.alloc2f(n, n_out) for n in lengths], no_gradient(model, lengths, n_in)
     Xpad = ops.pad(Xs)  # (B, L, nI)
     Ypad, backprop_torch = model.layers[0]((Xpad, lengths), is_train)
     Ys = [Ypad[i, :n] for i, n in enumerate(lengths)]

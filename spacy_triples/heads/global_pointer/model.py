@@ -1,0 +1,198 @@
+"""``spacy_triples.GlobalPointer.v1``: tok2vec -> bounded windows -> GPLinker pair scores.
+
+The thinc side of the GlobalPointer-linking head: the registered builder, the output layer's
+forward pass (windows of token vectors in, dense logits in training or sparse candidates at
+prediction out) and :class:`GlobalPointerHead`, its implementation of the head interface.
+"""
+from typing import Any, List, NamedTuple, Optional, Tuple
+
+import numpy
+from spacy.tokens import Doc
+from thinc.api import Model
+from thinc.types import Floats2d
+
+from ...glue import head_dims, no_gradient, torch_inputs, tuple_outputs, wrap_torch
+from ...losses import logit, multilabel_categorical_crossentropy
+from ...triples import TripleRow
+from .. import GoldRows, HeadSettings, TripleHead, build_triple_model
+from .pytorch import GlobalPointerLinker
+from .util import Candidates, decode_triples, make_masks, make_targets
+from .windows import plan_windows, window_token_index
+
+
+class PairScores(NamedTuple):
+    """Training output: dense logits per window; ``windows`` rows are (doc, start, end)."""
+
+    windows: numpy.ndarray
+    entity: Any  # (N, 2T, W, W): subjects of each entity type, then objects
+    head: Any  # (N, R, W, W)
+    tail: Any  # (N, R, W, W)
+
+
+class PairCandidates(NamedTuple):
+    """Prediction output: the windows and the sparse candidates above the candidate threshold."""
+
+    windows: numpy.ndarray
+    n_docs: int
+    entity: Candidates
+    head: Candidates
+    tail: Candidates
+
+
+class CandidateSettings(NamedTuple):
+    """Prediction input: keep pair scores above ``cut`` (a logit) with spans of at most
+    ``max_span_length`` tokens."""
+
+    cut: float
+    max_span_length: int
+
+
+def build_global_pointer(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    head_size: int = 64,
+    dropout: float = 0.1,
+    window_size: int = 128,
+    window_stride: int = 64,
+    relation_rope: bool = True,
+    mixed_precision: bool = False,
+    grad_scaler_config: Optional[dict] = None,
+) -> Model:
+    """Registered as ``spacy_triples.GlobalPointer.v1``.
+
+    tok2vec: any layer producing one vector per token (CNN Tok2Vec, Tok2VecListener,
+        TransformerListener); available as the ``tok2vec`` ref for ``replace_listeners``.
+    head_size: width of the shared query/key projections of each pointer.
+    window_size, window_stride: token pairs are scored within windows of this many tokens,
+        overlapping by (window_size - window_stride), so memory is linear in doc length.
+    relation_rope: rotary relative positions in the relation head/tail pointers too (GPLinker
+        has them only in the entity pointer); needed by encoders without positions, like the CNN.
+    mixed_precision, grad_scaler_config: passed to thinc's ``PyTorchWrapper_v2`` for GPU AMP.
+    """
+    # validates the window settings now rather than at the first batch
+    plan_windows([], window_size, window_stride)
+    output_layer = Model(
+        "global_pointer_linker",
+        _output_forward,
+        init=_output_init,
+        dims={"nI": None, "nO": None},
+        attrs={
+            "head_size": head_size,
+            "dropout": dropout,
+            "window_size": window_size,
+            "window_stride": window_stride,
+            "relation_rope": relation_rope,
+            "mixed_precision": mixed_precision,
+            "grad_scaler_config": dict(grad_scaler_config or {}),
+            "n_entity_types": 1,
+        },
+    )
+    return build_triple_model("triple_global_pointer", tok2vec, output_layer, GlobalPointerHead)
+
+
+class GlobalPointerHead(TripleHead):
+    """GPLinker: entity, head and tail pointers over token pairs, trained with the multilabel
+    categorical cross-entropy."""
+
+    name = "global_pointer"
+
+    def inputs(self, docs: List[Doc], gold: Optional[List[GoldRows]], settings: HeadSettings):
+        if gold is not None:
+            return None
+        return CandidateSettings(logit(settings.lowest_threshold), settings.max_span_length)
+
+    def get_loss(self, outputs: PairScores, gold: List[GoldRows], settings: HeadSettings, ops) -> Tuple[float, PairScores]:
+        windows = outputs.windows
+        if len(windows) == 0:
+            return 0.0, outputs
+        width = int(outputs.entity.shape[-1])
+        ent_t, head_t, tail_t = make_targets(windows, width, len(settings.labels), gold, settings.n_types)
+        ent_mask, pair_mask = make_masks(windows, width, settings.max_span_length, gold)
+        total = 0.0
+        grads = []
+        for s, t, m in ((outputs.entity, ent_t, ent_mask), (outputs.head, head_t, pair_mask), (outputs.tail, tail_t, pair_mask)):
+            loss, grad = multilabel_categorical_crossentropy(s, ops.asarray(t), ops.asarray(m))
+            total += loss
+            grads.append(grad)
+        return total, PairScores(windows, *grads)
+
+    def decode(self, outputs: PairCandidates, settings: HeadSettings) -> List[List[TripleRow]]:
+        per_relation = any(t != settings.threshold for t in settings.thresholds)
+        return decode_triples(
+            outputs.windows,
+            outputs.n_docs,
+            outputs.entity,
+            outputs.head,
+            outputs.tail,
+            list(settings.thresholds) if per_relation else settings.threshold,
+            settings.max_span_length,
+            n_types=settings.n_types,
+        )
+
+    def unlearnable(self, row: TripleRow, settings: HeadSettings) -> Optional[str]:
+        reason = super().unlearnable(row, settings)
+        window = self.layer.attrs["window_size"]
+        if reason is None and max(row.subject_end, row.object_end) - min(row.subject_start, row.object_start) > window:
+            reason = f"subject and object farther apart than window_size={window}"
+        return reason
+
+
+def _output_init(model: Model, X: Optional[Tuple[List[Floats2d], Any]] = None, Y=None) -> None:
+    """Build the PyTorch module once the input width (nI) and relation count (nO) are known."""
+    n_in, n_out = head_dims(model, None if X is None else X[0], "GlobalPointer head")
+    a = model.attrs
+    module = GlobalPointerLinker(
+        n_in, n_out, a["head_size"], a["dropout"], a["relation_rope"], n_entity_types=a["n_entity_types"]
+    )
+    model.layers.clear()
+    model.layers.append(wrap_torch(module, _convert_inputs, tuple_outputs, a["mixed_precision"], a["grad_scaler_config"]))
+
+
+def _convert_inputs(model: Model, X: Tuple, is_train: bool):
+    Xpad, lengths, candidates = X
+    kwargs = {} if candidates is None else {"threshold": candidates.cut, "max_span_length": candidates.max_span_length}
+    return torch_inputs(model, (Xpad, lengths), is_train, **kwargs)
+
+
+def _output_forward(model: Model, X: Tuple[List[Floats2d], Optional[CandidateSettings]], is_train: bool):
+    Xs, candidates = X
+    if not is_train and candidates is None:
+        candidates = CandidateSettings(0.0, model.attrs["window_size"])
+    ops = model.ops
+    lengths = [int(x.shape[0]) for x in Xs]
+    windows = plan_windows(lengths, model.attrs["window_size"], model.attrs["window_stride"])
+    total = sum(lengths)
+    n_in = model.get_dim("nI")
+    if not model.layers:
+        raise ValueError("The GlobalPointer head is not initialized: call nlp.initialize() first.")
+    if len(windows) == 0:
+        if is_train:
+            zeros = ops.alloc4f(0, 1, 0, 0)
+            out = PairScores(windows, zeros, zeros, zeros)
+        else:
+            out = PairCandidates(windows, len(Xs), Candidates.empty(), Candidates.empty(), Candidates.empty())
+        return out, no_gradient(model, lengths, n_in)
+    index = window_token_index(windows, lengths, pad_index=total)
+    Xcat = ops.xp.concatenate([ops.flatten(Xs), ops.alloc2f(1, n_in)])
+    index_xp = ops.asarray(index, dtype="i")
+    Xpad = Xcat[index_xp]
+    window_lengths = windows[:, 2] - windows[:, 1]
+    Y, backprop_torch = model.layers[0]((Xpad, window_lengths, None if is_train else candidates), is_train)
+    if not is_train:
+        ent_i, ent_s, head_i, head_s, tail_i, tail_s = Y
+        out = PairCandidates(
+            windows,
+            len(Xs),
+            Candidates(ent_i.astype("i"), ent_s.astype("f")),
+            Candidates(head_i.astype("i"), head_s.astype("f")),
+            Candidates(tail_i.astype("i"), tail_s.astype("f")),
+        )
+        return out, no_gradient(model, lengths, n_in)
+
+    def backprop(dY: PairScores) -> List[Floats2d]:
+        dXpad = backprop_torch((dY.entity, dY.head, dY.tail))
+        dXcat = ops.alloc2f(total + 1, n_in)
+        flat_index = ops.xp.ascontiguousarray(index_xp.reshape(-1))
+        ops.scatter_add(dXcat, flat_index, ops.xp.ascontiguousarray(dXpad.reshape((-1, n_in))))
+        return ops.unflatten(dXcat[:total], ops.asarray1i(lengths))
+
+    return PairScores(windows, *Y), backprop
