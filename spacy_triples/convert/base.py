@@ -16,6 +16,9 @@ EMPTY_ENTITY = "empty entity string"
 UNKNOWN_RELATION = "unknown relation (not in the schema)"
 OUT_OF_RANGE = "span outside the tokens"
 MALFORMED_TRIPLE = "malformed triple"
+MISSING_RELATION = "relation label missing, empty or not a string"
+BAD_ENTITY_INDEX = "entity index not an entity of the record"
+EXTRACT_ERROR = "extract error record (no prediction to learn from)"
 
 
 class ConversionError(ValueError):
@@ -122,11 +125,38 @@ def iter_records(path: Path, report: ConversionReport, unit: str = "record") -> 
         yield n, f"{name}, {unit} {n}", record
 
 
+def is_int(value) -> bool:
+    """A real integer offset (``True`` is an int to Python, not an offset)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def relation_label(value) -> Optional[str]:
+    """The relation label, or None when it is missing, not a string, or empty (``null`` must not
+    become the label "None")."""
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def entity_label(value) -> str:
+    """An entity type: ``null`` or missing is no label, not "None"."""
+    return "" if value is None else str(value)
+
+
+def check_list(record: dict, key: str, where: str) -> list:
+    """``record[key]`` as a list (missing: empty); anything else is malformed input."""
+    value = record.get(key, [])
+    if not isinstance(value, list):
+        raise ConversionError(f"{where}: '{key}' must be a list, got {type(value).__name__} {str(value)[:40]!r}.")
+    return value
+
+
 def span_triple_ok(report: ConversionReport, where: str, n_tokens: int, s0: int, s1: int, o0: int, o1: int,
                    label: str, schema: Optional[Set[str]]) -> bool:
     """Check a token-span triple (end exclusive); count and skip it when out of range or off-schema."""
-    if not all(isinstance(x, int) for x in (s0, s1, o0, o1)) or not (0 <= s0 < s1 <= n_tokens and 0 <= o0 < o1 <= n_tokens):
+    if not all(is_int(x) for x in (s0, s1, o0, o1)) or not (0 <= s0 < s1 <= n_tokens and 0 <= o0 < o1 <= n_tokens):
         report.skip_triple(OUT_OF_RANGE, where)
+        return False
+    if relation_label(label) is None:
+        report.skip_triple(MISSING_RELATION, where)
         return False
     if schema is not None and label not in schema:
         report.skip_triple(UNKNOWN_RELATION, where)
@@ -219,7 +249,8 @@ def write_docbin(docs: Iterable[Doc], path: Path) -> int:
     for doc in docs:
         db.add(doc)
         n += 1
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db.to_disk(path)
+    # the whole DocBin, or nothing: a failed conversion never leaves a partial .spacy file
+    from ..safe_io import write_bytes
+
+    write_bytes(Path(path), db.to_bytes())
     return n
