@@ -288,7 +288,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
                 if not Path(args.input).is_file():
                     raise ValueError(f"Input file {args.input} does not exist.")
-                docs = DocBin().from_disk(args.input).get_docs(spacy.blank(args.lang or "en").vocab)
+                try:
+                    docs = list(DocBin().from_disk(args.input).get_docs(spacy.blank(args.lang or "en").vocab))
+                except Exception as err:  # msgpack/zlib errors of a file that is not a DocBin
+                    raise ValueError(f"{args.input} is not a readable .spacy DocBin ({type(err).__name__}: {err}).") from err
             else:
                 docs, _ = read_dataset(args.input, args.format, args.lang)
             stats = dataset_stats(docs, args.max_wordpieces, load_wordpiece_tokenizer(args.wordpiece_model))

@@ -104,7 +104,7 @@ def test_folder_with_entries_that_are_not_files(model_dir, tmp_path):
 
 
 @pytest.mark.parametrize("option,value", [("--batch-size", "0"), ("--batch-size", "-3"), ("--max-length", "0"),
-                                          ("--n-process", "0"), ("--batch-size", "many"), ("--gpu-id", "-2")])
+                                          ("--n-process", "0"), ("--gpu-id", "-2")])
 def test_extract_options_are_validated(model_dir, tmp_path, capsys, option, value):
     src = tmp_path / "in.txt"
     src.write_text(OBAMA + "\n", encoding="utf8")
@@ -372,6 +372,11 @@ def test_clear_errors_for_bad_paths_and_options(model_dir, tmp_path, capsys):
     assert "Unknown --lang" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["render", model_dir, "text", "--limit", "0"])
+    assert main(["stats", str(tmp_path / "bad.spacy")]) == 1
+    assert "not a readable .spacy DocBin" in capsys.readouterr().err
+    (tmp_path / "latin1.jsonl").write_bytes(b'{"text": "a", "triples": []}\n{"text": "caf\xe9", "triples": []}\n')
+    assert main(["convert", str(tmp_path / "latin1.jsonl"), str(tmp_path / "x.spacy")]) == 1
+    assert "latin1.jsonl, line 2: invalid UTF-8 at byte 13" in capsys.readouterr().err
 
 
 def test_render_cli_skips_error_records_and_writes_atomically(model_dir, tmp_path, capsys):

@@ -93,28 +93,37 @@ class ConversionReport:
 
 def read_records(path: Path) -> Iterator[Tuple[int, object]]:
     """Yield (record number, record) from a JSON list or a JSON-lines file (1-based numbers; for
-    JSON lines the number is the line)."""
+    JSON lines the number is the line). Invalid UTF-8 or JSON raises ConversionError with the line."""
     path = Path(path)
-    with path.open(encoding="utf8") as handle:
+    with path.open("rb") as handle:
         head = handle.read(1)
         while head and head.isspace():
             head = handle.read(1)
         handle.seek(0)
-        if head == "[":
+        if head == b"[":
             try:
-                records = json.load(handle)
-            except json.JSONDecodeError as err:
+                records = json.loads(handle.read().decode("utf8"))
+            except UnicodeDecodeError as err:
+                raise ConversionError(f"{path}: invalid UTF-8 at byte {err.start}.") from err
+            except (json.JSONDecodeError, RecursionError) as err:
                 raise ConversionError(f"{path}: not valid JSON ({err}).") from err
             for n, record in enumerate(records, 1):
                 yield n, record
             return
-        for n, line in enumerate(handle, 1):
+        for n, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf8")
+            except UnicodeDecodeError as err:
+                raise ConversionError(f"{path}, line {n}: invalid UTF-8 at byte {err.start}.") from err
             if not line.strip():
                 continue
             try:
-                yield n, json.loads(line)
+                record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ConversionError(f"{path}, line {n}: not valid JSON ({err.msg}).") from err
+            except RecursionError as err:
+                raise ConversionError(f"{path}, line {n}: not valid JSON (nested too deeply).") from err
+            yield n, record
 
 
 def iter_records(path: Path, report: ConversionReport, unit: str = "record") -> Iterator[Tuple[int, str, object]]:
