@@ -341,6 +341,9 @@ def test_extract_output_that_cannot_be_written(model_dir, tmp_path, capsys):
     (tmp_path / "outdir").mkdir()
     assert main(["extract", model_dir, str(src), str(tmp_path / "outdir"), "--quiet"]) == 1
     assert "is a directory" in capsys.readouterr().err
+    (tmp_path / "plain").write_text("x")  # a folder that cannot be made: its parent is a file
+    assert main(["extract", model_dir, str(src), str(tmp_path / "plain" / "out.jsonl"), "--quiet"]) == 1
+    assert "Cannot write the output" in capsys.readouterr().err
     if Path("/dev/full").exists():  # a disk that is full
         assert main(["extract", model_dir, str(src), "/dev/full", "--quiet"]) == 1
         err = capsys.readouterr().err
