@@ -20,6 +20,9 @@ def convert(
     progress: bool = False,
 ) -> ConversionReport:
     """Convert a dataset file to a .spacy DocBin; returns the accounting of every record."""
+    from .safe_io import check_output_path
+
+    check_output_path(output_path, input_path)
     docs, report = read_dataset(input_path, fmt, lang, schema, strict, progress)
     write_docbin(docs, Path(output_path))
     report.check()
@@ -37,7 +40,10 @@ def read_dataset(input_path, fmt="auto", lang=None, schema=None, strict=False, p
         raise ValueError(f"Unknown format '{fmt}'. Choose one of: auto, {', '.join(sorted(READERS))}.")
     if lang is None:
         lang = "zh" if fmt == "duie" else "en"
-    nlp = spacy.blank(lang)
+    try:
+        nlp = spacy.blank(lang)
+    except ImportError as err:
+        raise ValueError(f"Unknown --lang '{lang}': give a language code spaCy supports (en, zh, de, ...).") from err
     report = ConversionReport(strict=strict)
     docs = READERS[fmt](path, nlp, report, schema=load_schema(Path(schema)) if schema else None)
     if progress:
@@ -60,29 +66,53 @@ def extract(
     progress: bool = False,
     resume: bool = False,
 ):
-    """Run a pipeline over INPUT (text lines, JSONL, a folder of .txt or -) into JSONL; see extract.py."""
-    from .extract import extract_to_jsonl, read_inputs, resume_prefix, skip_done
+    """Run a pipeline over INPUT (text lines, JSONL, a folder of .txt or -) into JSONL; see extract.py.
 
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    nlp = spacy.load(model)
-    records = read_inputs(input_path, input_format, max_length)
-    done = []
-    if resume:
-        if output_path == "-":
-            raise ValueError("--resume needs an output file, not stdout.")
-        if Path(output_path).exists():
-            done = resume_prefix(output_path)
-            records = skip_done(records, done, output_path)
+    Everything is checked before OUTPUT is opened (options, the input, the model, the --resume
+    prefix), so a refused run leaves OUTPUT as it was. OUTPUT is written line by line (not through a
+    temporary file) so that an interrupted run can be continued with --resume."""
+    from .extract import (check_positive, extract_to_jsonl, read_inputs, resume_prefix, skip_done,
+                          truncate_output)
+    from .safe_io import check_output_path
+
+    check_positive(batch_size=batch_size, max_length=max_length)
+    if n_process != -1:
+        check_positive(n_process=n_process)
+    if resume and output_path == "-":
+        raise ValueError("--resume needs an output file, not stdout.")
     if output_path != "-":
-        Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-    out = sys.stdout if output_path == "-" else open(output_path, "a" if done else "w", encoding="utf8")
+        check_output_path(output_path, input_path)
+    records = read_inputs(input_path, input_format, max_length)
+    nlp = _load(model, gpu_id)
+    # spaCy refuses texts over nlp.max_length (E088) and would stop the run: --max-length decides
+    nlp.max_length = max_length
+    done, keep = [], 0
+    append = resume and Path(output_path).exists()
+    if append:
+        done, keep = resume_prefix(output_path)
+        records = skip_done(records, done, output_path)  # checked now, before the output is touched
+    try:
+        if output_path != "-":
+            Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+            if append:
+                truncate_output(output_path, keep)
+        out = sys.stdout if output_path == "-" else open(output_path, "a" if append else "w", encoding="utf8")
+    except OSError as err:
+        raise ValueError(f"Cannot write the output {output_path}: {err.strerror or err}.") from err
     try:
         summary = extract_to_jsonl(nlp, records, out, batch_size, n_process, progress)
         summary.resumed = len(done)
+    except OSError as err:
+        raise ValueError(
+            f"Writing {output_path} failed ({err.strerror or err}). The complete lines written so far are kept: "
+            "free space (or fix the cause) and run again with --resume to continue."
+        ) from err
     finally:
         if out is not sys.stdout:
-            out.close()
+            try:
+                out.close()
+            except OSError:
+                pass
     if show and output_path != "-":
         for line in Path(output_path).read_text(encoding="utf8").splitlines():
             record = json.loads(line)
@@ -98,15 +128,27 @@ def extract(
     return summary
 
 
+def _load(model: str, gpu_id: int = -1):
+    """spacy.load with a clear error for a path that is not a pipeline."""
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    try:
+        return spacy.load(model)
+    except OSError as err:
+        raise ValueError(f"Cannot load the pipeline {model}: {err}") from err
+
+
 def evaluate(model: str, data_path: str, output_path: Optional[str] = None, gpu_id: int = -1) -> dict:
     """Score a pipeline on a .spacy file: overall, per relation and per overlap class."""
     from spacy.training import Corpus
 
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    nlp = spacy.load(model)
-    if not Path(data_path).exists():
+    if output_path:
+        from .safe_io import check_output_path
+
+        check_output_path(output_path, data_path)
+    if not Path(data_path).is_file():
         raise ValueError(f"Evaluation data {data_path} does not exist (make it with 'spacy-triples convert').")
+    nlp = _load(model, gpu_id)
     # spaCy's own reader, so the examples (and scores) are those of `spacy train` and `spacy evaluate`:
     # pre-tokenized data keeps its tokens.
     examples = list(Corpus(data_path)(nlp))
@@ -121,8 +163,9 @@ def evaluate(model: str, data_path: str, output_path: Optional[str] = None, gpu_
     per_type = result["triples_per_type"] or {}
     result["triples_macro_f"] = sum(v["f"] for v in per_type.values()) / len(per_type) if per_type else None
     if output_path:
-        Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(output_path).write_text(json.dumps(result, indent=2), encoding="utf8")
+        from .safe_io import write_text
+
+        write_text(output_path, json.dumps(result, indent=2))
     return result
 
 
@@ -146,6 +189,32 @@ def format_scores(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (a batch size or limit of 0 would process nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _n_process(text: str) -> int:
+    value = -1 if text.strip() == "-1" else _positive_int(text)
+    return value
+
+
+def _gpu_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < -1:
+        raise argparse.ArgumentTypeError(f"must be -1 (CPU) or a GPU number, got {value}")
+    return value
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="spacy-triples", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -162,7 +231,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("input")
     p.add_argument("--format", default="auto", choices=["auto"] + sorted(READERS))
     p.add_argument("--lang", default=None)
-    p.add_argument("--max-wordpieces", type=int, default=512)
+    p.add_argument("--max-wordpieces", type=_positive_int, default=512)
     p.add_argument("--wordpiece-model", help="tokenizer folder for the wordpiece count (default: MiniLM package)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p = sub.add_parser("extract", help="extract triples from text lines, JSONL, a folder of .txt files or stdin")
@@ -171,10 +240,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("output", help="JSONL file, or - for stdout")
     p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl"],
                    help="auto: .jsonl/.json files are JSONL, anything else text lines")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--n-process", type=int, default=1)
-    p.add_argument("--gpu-id", type=int, default=-1)
-    p.add_argument("--max-length", type=int, default=1_000_000, help="longer documents get an error entry")
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--n-process", type=_n_process, default=1, help="worker processes (-1: one per CPU)")
+    p.add_argument("--gpu-id", type=_gpu_id, default=-1)
+    p.add_argument("--max-length", type=_positive_int, default=1_000_000,
+                   help="longer documents get an error entry (also raises the pipeline's own nlp.max_length)")
     p.add_argument("--show", action="store_true", help="also print the triples readably on stderr")
     p.add_argument("--resume", action="store_true", help="keep the documents an earlier run already wrote to OUTPUT and do the rest")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -182,7 +252,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("model")
     p.add_argument("data")
     p.add_argument("--output", help="also write the scores to this JSON file")
-    p.add_argument("--gpu-id", type=int, default=-1)
+    p.add_argument("--gpu-id", type=_gpu_id, default=-1)
     p = sub.add_parser("init-vectors", help="write static vectors from MiniLM's input embeddings")
     p.add_argument("output")
     p.add_argument("--lang", default="en")
@@ -198,7 +268,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("text", nargs="?", help="a text to analyse (or use --input)")
     p.add_argument("--input", help="text lines, JSONL with 'text', or a folder of .txt")
     p.add_argument("--output", default="triples.html")
-    p.add_argument("--limit", type=int, default=200, help="render at most this many documents")
+    p.add_argument("--limit", type=_positive_int, default=200, help="render at most this many documents")
     p = sub.add_parser("tune-thresholds", help="pick per-relation thresholds on a dev set and save them in the pipeline")
     p.add_argument("model")
     p.add_argument("dev", help=".spacy file with gold triples")
@@ -218,7 +288,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
                 if not Path(args.input).is_file():
                     raise ValueError(f"Input file {args.input} does not exist.")
-                docs = DocBin().from_disk(args.input).get_docs(spacy.blank(args.lang or "en").vocab)
+                try:
+                    docs = list(DocBin().from_disk(args.input).get_docs(spacy.blank(args.lang or "en").vocab))
+                except Exception as err:  # msgpack/zlib errors of a file that is not a DocBin
+                    raise ValueError(f"{args.input} is not a readable .spacy DocBin ({type(err).__name__}: {err}).") from err
             else:
                 docs, _ = read_dataset(args.input, args.format, args.lang)
             stats = dataset_stats(docs, args.max_wordpieces, load_wordpiece_tokenizer(args.wordpiece_model))
@@ -243,11 +316,17 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             if (args.text is None) == (args.input is None):
                 raise ValueError("Give either a TEXT argument or --input FILE.")
-            nlp = spacy.load(args.model)
-            texts = [args.text] if args.text is not None else [
-                r.text for r in islice(read_inputs(args.input), args.limit) if not r.error]
-            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.output).write_text(render(list(nlp.pipe(texts)), jupyter=False), encoding="utf8")
+            from .safe_io import check_output_path, write_text
+
+            check_output_path(args.output, args.input)
+            records = [] if args.input is None else list(islice(read_inputs(args.input), args.limit))
+            nlp = _load(args.model)
+            texts = [args.text] if args.text is not None else [r.text for r in records if not r.error]
+            for r in records:
+                if r.error:
+                    print(f"warning: {args.input}: skipped {r.error}", file=sys.stderr)
+            nlp.max_length = max([nlp.max_length] + [len(t) for t in texts])
+            write_text(args.output, render(list(nlp.pipe(texts)), jupyter=False))
             print(f"{len(texts)} documents rendered to {args.output}", file=sys.stderr)
         elif args.command == "tune-thresholds":
             from spacy.training import Corpus
@@ -256,7 +335,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             if not Path(args.dev).is_file():
                 raise ValueError(f"Dev data {args.dev} does not exist.")
-            nlp = spacy.load(args.model)
+            nlp = _load(args.model)
             result = tune_thresholds(nlp, Corpus(args.dev)(nlp), args.component)
             nlp.to_disk(args.output or args.model)
             for rel, t in sorted(result["thresholds"].items()):
@@ -270,5 +349,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"{n} word vectors written to {args.output}")
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a file that cannot be read or written: no traceback, the path and the reason
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
         return 1
     return 0

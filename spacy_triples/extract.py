@@ -6,9 +6,11 @@ record per input document, in input order::
 
     {"id": ..., "text": ..., "triples": [Triple.to_dict(), ...], "meta": {...}}
 
-A record that cannot be processed (invalid UTF-8, malformed JSON, no text, longer than
-``max_length``) gets ``"error": "..."`` and no triples; an empty document gets ``"warning"``. Nothing
-stops the run, and everything written so far stays written.
+A record that cannot be processed (invalid UTF-8, a lone surrogate, malformed JSON, no text, longer
+than ``max_length``, a file of a folder that cannot be read) gets ``"error": "..."`` and no triples;
+its ``id`` is the record's own (the line number for text lines, ``null`` when a JSONL line does not
+parse) and ``"line"`` gives its line in the input. An empty document gets ``"warning"``. Nothing stops
+the run, and everything written so far stays written.
 """
 import json
 import sys
@@ -25,6 +27,7 @@ class InputRecord:
     meta: Dict[str, Any] = field(default_factory=dict)
     error: Optional[str] = None
     warning: Optional[str] = None
+    line: Optional[int] = None
 
 
 @dataclass
@@ -43,11 +46,28 @@ class ExtractSummary:
                 f"{self.triples} triples, {self.seconds:.1f} s ({rate:.1f} docs/s)")
 
 
+def check_positive(**values: int) -> None:
+    """ValueError naming the option when a count is not a positive integer (0 would process nothing)."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            option = "--" + name.replace("_", "-")
+            raise ValueError(f"{option} must be a positive integer, got {value!r}.")
+
+
 def _decode(raw: bytes, where: str) -> Tuple[Optional[str], Optional[str]]:
     try:
         return raw.decode("utf8"), None
     except UnicodeDecodeError as err:
         return None, f"{where}: invalid UTF-8 at byte {err.start}"
+
+
+def _unencodable(text: str, where: str) -> Optional[str]:
+    """An error when ``text`` cannot be written as UTF-8 (a lone surrogate from a JSON escape)."""
+    try:
+        text.encode("utf8")
+    except UnicodeEncodeError as err:
+        return f"{where}: the record holds a lone surrogate {text[err.start]!r}, which cannot be written as UTF-8"
+    return None
 
 
 def _lines(handle: IO[bytes]) -> Iterator[Tuple[int, bytes]]:
@@ -56,9 +76,15 @@ def _lines(handle: IO[bytes]) -> Iterator[Tuple[int, bytes]]:
 
 
 def read_inputs(path: str, input_format: str = "auto", max_length: int = 1_000_000) -> Iterator[InputRecord]:
-    """Yield one InputRecord per document, lazily (the input is never loaded whole)."""
+    """Yield one InputRecord per document, lazily (the input is never loaded whole). A missing or
+    empty input raises ValueError here, before anything is read or written."""
+    if input_format not in ("auto", "text", "jsonl"):
+        raise ValueError(f"Unknown input format '{input_format}': use auto, text or jsonl.")
     if path != "-" and Path(path).is_dir():
-        records = _read_dir(Path(path))
+        files = sorted(Path(path).glob("*.txt"))
+        if not files:
+            raise ValueError(f"{path} has no .txt files.")
+        records = _read_dir(files)
     else:
         fmt = input_format
         if fmt == "auto":
@@ -66,6 +92,10 @@ def read_inputs(path: str, input_format: str = "auto", max_length: int = 1_000_0
         if path != "-" and not Path(path).is_file():
             raise ValueError(f"Input {path} does not exist: give a text file, a .jsonl file, a directory or -.")
         records = _read_jsonl(path) if fmt == "jsonl" else _read_text(path)
+    return _checked(records, max_length)
+
+
+def _checked(records: Iterator[InputRecord], max_length: int) -> Iterator[InputRecord]:
     for record in records:
         if record.error is None:
             if len(record.text) > max_length:
@@ -85,7 +115,7 @@ def _read_text(path: str) -> Iterator[InputRecord]:
     try:
         for n, raw in _lines(handle):
             text, error = _decode(raw, f"line {n}")
-            yield InputRecord(id=n, text=text or "", error=error)
+            yield InputRecord(id=n, text=text or "", error=error, line=n)
     finally:
         if handle is not sys.stdin.buffer:
             handle.close()
@@ -97,61 +127,89 @@ def _read_jsonl(path: str) -> Iterator[InputRecord]:
         for n, raw in _lines(handle):
             text, error = _decode(raw, f"line {n}")
             if error:
-                yield InputRecord(id=n, error=error)
+                yield InputRecord(id=None, error=error, line=n)
                 continue
             if not text.strip():
-                yield InputRecord(id=n, warning="empty line")
+                yield InputRecord(id=n, warning="empty line", line=n)
                 continue
             try:
                 data = json.loads(text)
-            except json.JSONDecodeError as err:
-                yield InputRecord(id=n, error=f"line {n}: malformed JSON ({err.msg})")
+            except (json.JSONDecodeError, RecursionError) as err:
+                msg = err.msg if isinstance(err, json.JSONDecodeError) else "nested too deeply"
+                yield InputRecord(id=None, error=f"line {n}: malformed JSON ({msg})", line=n)
+                continue
+            # an error record keeps the record's own id when it has one; the line is in its own field
+            own_id = data.get("id", n) if isinstance(data, dict) else None
+            error = _unencodable(json.dumps(data, ensure_ascii=False), f"line {n}")
+            if error:
+                if _unencodable(json.dumps(own_id, ensure_ascii=False), ""):
+                    own_id = None
+                yield InputRecord(id=own_id, error=error, line=n)
                 continue
             if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-                yield InputRecord(id=n, error=f"line {n}: expected an object with a string 'text' field")
+                yield InputRecord(id=own_id, error=f"line {n}: expected an object with a string 'text' field", line=n)
                 continue
-            meta = {k: v for k, v in data.items() if k != "text"}
-            yield InputRecord(id=meta.pop("id", n), text=data["text"], meta=meta)
+            meta = {k: v for k, v in data.items() if k not in ("text", "id")}
+            yield InputRecord(id=own_id, text=data["text"], meta=meta, line=n)
     finally:
         if handle is not sys.stdin.buffer:
             handle.close()
 
 
-def _read_dir(folder: Path) -> Iterator[InputRecord]:
-    files = sorted(folder.glob("*.txt"))
-    if not files:
-        raise ValueError(f"{folder} has no .txt files.")
+def _read_dir(files: List[Path]) -> Iterator[InputRecord]:
     for file in files:
-        text, error = _decode(file.read_bytes(), file.name)
+        try:
+            raw = file.read_bytes()
+        except OSError as err:  # a folder named x.txt, a broken link, no permission
+            yield InputRecord(id=file.name, error=f"{file.name}: cannot be read as a file ({err.strerror or err})")
+            continue
+        text, error = _decode(raw, file.name)
         yield InputRecord(id=file.name, text=text or "", error=error)
 
 
-def resume_prefix(path: str) -> List[Any]:
-    """Ids of the records a previous, possibly interrupted, run already wrote to ``path``.
+def resume_prefix(path: str) -> Tuple[List[Any], int]:
+    """Ids of the records a previous, possibly interrupted, run already wrote to ``path``, and the
+    byte length of those complete lines.
 
     Output lines are written whole and in input order, so the complete JSON lines at the start of
-    the file are the first records of the input. A trailing partial line (the process died while
-    writing it) is cut off the file, so that appending continues a valid JSONL file.
+    the file are the first records of the input; a trailing partial line (the process died while
+    writing it) is not counted, and the caller cuts it off (``truncate_output``) once the ids are
+    checked against the input. A complete line that is not an ``extract`` record means the file is
+    something else: ValueError, and the file is not touched.
     """
-    file = Path(path)
-    data = file.read_bytes()
+    data = Path(path).read_bytes()
     ids, good = [], 0
-    for line in data.splitlines(keepends=True):
+    lines = data.splitlines(keepends=True)
+    for k, line in enumerate(lines, 1):
         if not line.endswith(b"\n"):
-            break
+            break  # the partial last line of an interrupted run
         try:
-            ids.append(json.loads(line)["id"])
-        except (ValueError, KeyError, TypeError):
-            break
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            record = None
+        if not (isinstance(record, dict) and "id" in record and ("triples" in record or "error" in record)):
+            raise ValueError(
+                f"Cannot resume: {path}, line {k} is not a record written by 'extract', so {path} is not the "
+                "output of an earlier run. Give the output file of that run, or another path without --resume."
+            )
+        ids.append(record["id"])
         good += len(line)
-    if good < len(data):
-        with open(file, "r+b") as handle:
-            handle.truncate(good)
-    return ids
+    return ids, good
+
+
+def truncate_output(path: str, size: int) -> None:
+    """Cut the partial last line of an interrupted run, so that appending continues valid JSONL."""
+    if Path(path).stat().st_size > size:
+        with open(path, "r+b") as handle:
+            handle.truncate(size)
 
 
 def skip_done(records: Iterator[InputRecord], done: List[Any], output: str) -> Iterator[InputRecord]:
-    """Skip the first ``len(done)`` records, checking that they are the ones already written."""
+    """Skip the first ``len(done)`` records, checking that they are the ones already written.
+
+    The check runs now, before anything is written: a mismatch raises ValueError and the output
+    stays as it is. Returns the iterator of the remaining records.
+    """
     records = iter(records)
     for n, done_id in enumerate(done):
         record = next(records, None)
@@ -162,12 +220,15 @@ def skip_done(records: Iterator[InputRecord], done: List[Any], output: str) -> I
                 f"{n + 1} has id {done_id!r}, the input has {found}). Use the same input, or remove "
                 "the output file and run without --resume."
             )
-    yield from records
+    return records
 
 
 def extract_to_jsonl(nlp, records: Iterator[InputRecord], out: IO[str], batch_size: int = 64,
                      n_process: int = 1, progress: bool = True) -> ExtractSummary:
     """Stream records through ``nlp.pipe`` and write one JSON line per record, in input order."""
+    check_positive(batch_size=batch_size)
+    if n_process != -1:
+        check_positive(n_process=n_process)
     summary = ExtractSummary()
     start = time.perf_counter()
 
@@ -187,6 +248,8 @@ def extract_to_jsonl(nlp, records: Iterator[InputRecord], out: IO[str], batch_si
             result = {"id": record.id, "text": record.text}
             if record.error:
                 result["error"] = record.error
+                if record.line is not None:
+                    result["line"] = record.line
                 summary.failed += 1
             else:
                 result["triples"] = [t.to_dict() for t in doc._.triples]

@@ -29,6 +29,10 @@ CSS = """
 """
 
 
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
 def sentence_rows(doc: Doc) -> List[Span]:
     """The doc's sentences when it has them, else a split after sentence-final punctuation."""
     if doc.has_annotation("SENT_START"):
@@ -57,7 +61,7 @@ def _merged_words(sent: Span, spans: Sequence[Tuple[int, int, str]]):
             e, label = by_start[i]
             for k in range(i, e):
                 index[k] = len(words)
-            words.append({"text": sent.doc[i:e].text, "tag": label})
+            words.append({"text": sent.doc[i:e].text, "tag": _esc(label)})
             i = e
         else:
             index[i] = len(words)
@@ -88,7 +92,9 @@ def render_doc(doc: Doc, spans_key: str = "triple_entities") -> str:
         span_data = {
             "text": sent.text,
             "tokens": [t.text for t in sent],
-            "spans": [{"start_token": s - sent.start, "end_token": e - sent.start, "label": label or "ENTITY"}
+            # displaCy's manual mode escapes the text but not labels: escape them here (no script
+            # from a label of the training data or a schema reaches the page)
+            "spans": [{"start_token": s - sent.start, "end_token": e - sent.start, "label": _esc(label or "ENTITY")}
                       for s, e, label in sorted(spans)],
         }
         labels = {sp["label"] for sp in span_data["spans"]}
@@ -102,7 +108,8 @@ def render_doc(doc: Doc, spans_key: str = "triple_entities") -> str:
             a, b = index[t.subject.start], index[t.object.start]
             if a == b:
                 continue
-            arcs.append({"start": min(a, b), "end": max(a, b), "label": t.relation, "dir": "right" if a < b else "left"})
+            arcs.append({"start": min(a, b), "end": max(a, b), "label": _esc(t.relation),
+                         "dir": "right" if a < b else "left"})
         if arcs:
             # displaCy centres each word on its x position: leave room for a long first word
             offset = max(50, 5 * len(words[0]["text"]))

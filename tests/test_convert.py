@@ -94,7 +94,7 @@ def test_spert_nested_and_types(tmp_path):
     report, docs = _convert(tmp_path, "spert.json")
     counts = report.as_dict()
     assert counts["records skipped: no tokens, or an empty/whitespace token"] == 1
-    assert counts["triples skipped: malformed triple"] == 1
+    assert counts["triples skipped: entity index not an entity of the record"] == 1  # "tail": 7
     assert _triples(docs[0]) == [
         ("proper nouns", "OtherScientificTerm", "Part-of", "Recognition of proper nouns", "Task"),
         ("Japanese text", "Material", "Used-for", "Recognition of proper nouns", "Task"),

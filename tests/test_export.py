@@ -93,7 +93,8 @@ def test_graphml(sources):
 
 def test_slug_and_errors(sources, capsys):
     tmp_path, _ = sources
-    assert slug("  Ｐaris, Texas ") == "paris_texas"
+    assert slug("  Ｐaris, Texas ") == "paris%2C_texas"  # normalised; the comma is kept (encoded)
+    assert slug("Paris  texas") == "paris_texas" != slug("Paris, Texas")
     assert main(["export", str(tmp_path / "gold.spacy"), str(tmp_path / "t.xyz")]) == 1
     assert "Unknown export format" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "missing.spacy"), str(tmp_path / "t.csv")]) == 1

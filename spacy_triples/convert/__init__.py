@@ -32,8 +32,8 @@ def detect_format(path: Path) -> str:
             return "casrel"
         if "spo_list" in keys:
             return "duie"
-        if "triples" in keys and "text" in keys:
-            return "jsonl"
+        if "text" in keys and ("triples" in keys or "error" in keys):
+            return "jsonl"  # our JSONL, or extract output starting with an error record
         if "tokens" in keys and "relations" in keys:
             if "spans" in keys or (record["tokens"] and isinstance(record["tokens"][0], dict)):
                 return "prodigy"
@@ -60,7 +60,12 @@ def load_schema(path: Optional[Path]) -> Optional[Set[str]]:
     if path is None:
         return None
     path = Path(path)
-    text = path.read_text(encoding="utf8")
+    if not path.is_file():
+        raise ConversionError(f"Schema file {path} does not exist (or is not a file).")
+    try:
+        text = path.read_text(encoding="utf8")
+    except UnicodeDecodeError as err:
+        raise ConversionError(f"{path}: the schema is not UTF-8 text (byte {err.start}).") from err
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -72,12 +77,15 @@ def load_schema(path: Optional[Path]) -> Optional[Set[str]]:
     if isinstance(data, list):
         return {str(x["predicate"]) for x in data if isinstance(x, dict) and "predicate" in x}
     names: Set[str] = set()
-    for line in text.splitlines():
+    for k, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line:
             continue
         if line.startswith("{"):
-            names.add(str(json.loads(line)["predicate"]))
+            try:
+                names.add(str(json.loads(line)["predicate"]))
+            except (ValueError, KeyError, TypeError) as err:
+                raise ConversionError(f"{path}, line {k}: expected a JSON object with a 'predicate' ({err!r}).") from err
         else:
             names.add(line)
     if not names:

@@ -16,6 +16,9 @@ EMPTY_ENTITY = "empty entity string"
 UNKNOWN_RELATION = "unknown relation (not in the schema)"
 OUT_OF_RANGE = "span outside the tokens"
 MALFORMED_TRIPLE = "malformed triple"
+MISSING_RELATION = "relation label missing, empty or not a string"
+BAD_ENTITY_INDEX = "entity index not an entity of the record"
+EXTRACT_ERROR = "extract error record (no prediction to learn from)"
 
 
 class ConversionError(ValueError):
@@ -90,28 +93,37 @@ class ConversionReport:
 
 def read_records(path: Path) -> Iterator[Tuple[int, object]]:
     """Yield (record number, record) from a JSON list or a JSON-lines file (1-based numbers; for
-    JSON lines the number is the line)."""
+    JSON lines the number is the line). Invalid UTF-8 or JSON raises ConversionError with the line."""
     path = Path(path)
-    with path.open(encoding="utf8") as handle:
+    with path.open("rb") as handle:
         head = handle.read(1)
         while head and head.isspace():
             head = handle.read(1)
         handle.seek(0)
-        if head == "[":
+        if head == b"[":
             try:
-                records = json.load(handle)
-            except json.JSONDecodeError as err:
+                records = json.loads(handle.read().decode("utf8"))
+            except UnicodeDecodeError as err:
+                raise ConversionError(f"{path}: invalid UTF-8 at byte {err.start}.") from err
+            except (json.JSONDecodeError, RecursionError) as err:
                 raise ConversionError(f"{path}: not valid JSON ({err}).") from err
             for n, record in enumerate(records, 1):
                 yield n, record
             return
-        for n, line in enumerate(handle, 1):
+        for n, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf8")
+            except UnicodeDecodeError as err:
+                raise ConversionError(f"{path}, line {n}: invalid UTF-8 at byte {err.start}.") from err
             if not line.strip():
                 continue
             try:
-                yield n, json.loads(line)
+                record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ConversionError(f"{path}, line {n}: not valid JSON ({err.msg}).") from err
+            except RecursionError as err:
+                raise ConversionError(f"{path}, line {n}: not valid JSON (nested too deeply).") from err
+            yield n, record
 
 
 def iter_records(path: Path, report: ConversionReport, unit: str = "record") -> Iterator[Tuple[int, str, object]]:
@@ -122,11 +134,38 @@ def iter_records(path: Path, report: ConversionReport, unit: str = "record") -> 
         yield n, f"{name}, {unit} {n}", record
 
 
+def is_int(value) -> bool:
+    """A real integer offset (``True`` is an int to Python, not an offset)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def relation_label(value) -> Optional[str]:
+    """The relation label, or None when it is missing, not a string, or empty (``null`` must not
+    become the label "None")."""
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def entity_label(value) -> str:
+    """An entity type: ``null`` or missing is no label, not "None"."""
+    return "" if value is None else str(value)
+
+
+def check_list(record: dict, key: str, where: str) -> list:
+    """``record[key]`` as a list (missing: empty); anything else is malformed input."""
+    value = record.get(key, [])
+    if not isinstance(value, list):
+        raise ConversionError(f"{where}: '{key}' must be a list, got {type(value).__name__} {str(value)[:40]!r}.")
+    return value
+
+
 def span_triple_ok(report: ConversionReport, where: str, n_tokens: int, s0: int, s1: int, o0: int, o1: int,
                    label: str, schema: Optional[Set[str]]) -> bool:
     """Check a token-span triple (end exclusive); count and skip it when out of range or off-schema."""
-    if not all(isinstance(x, int) for x in (s0, s1, o0, o1)) or not (0 <= s0 < s1 <= n_tokens and 0 <= o0 < o1 <= n_tokens):
+    if not all(is_int(x) for x in (s0, s1, o0, o1)) or not (0 <= s0 < s1 <= n_tokens and 0 <= o0 < o1 <= n_tokens):
         report.skip_triple(OUT_OF_RANGE, where)
+        return False
+    if relation_label(label) is None:
+        report.skip_triple(MISSING_RELATION, where)
         return False
     if schema is not None and label not in schema:
         report.skip_triple(UNKNOWN_RELATION, where)
@@ -220,7 +259,8 @@ def write_docbin(docs: Iterable[Doc], path: Path) -> int:
     for doc in docs:
         db.add(doc)
         n += 1
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db.to_disk(path)
+    # the whole DocBin, or nothing: a failed conversion never leaves a partial .spacy file
+    from ..safe_io import write_bytes
+
+    write_bytes(Path(path), db.to_bytes())
     return n

@@ -19,14 +19,20 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .base import (
+    EXTRACT_ERROR,
     MALFORMED_TRIPLE,
+    MISSING_RELATION,
     NOT_AT_BOUNDARY,
     OUT_OF_RANGE,
     UNKNOWN_RELATION,
     ConversionError,
     ConversionReport,
+    check_list,
+    entity_label,
     finish_doc,
+    is_int,
     iter_records,
+    relation_label,
     span_triple_ok,
 )
 
@@ -38,6 +44,10 @@ def read_triples_jsonl(path: Path, nlp: Language, report: ConversionReport, sche
         if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not isinstance(record.get("triples", []), list):
             raise ConversionError(f"{where}: expected an object with 'text' and a 'triples' list, got {str(record)[:80]!r}.")
         text = record["text"]
+        if record.get("error") is not None:
+            # extract could not process this record: it has no prediction, it is not "no triples"
+            report.skip_record(EXTRACT_ERROR, where)
+            continue
         if not text.strip():
             report.skip_record("empty text", where)
             continue
@@ -46,9 +56,15 @@ def read_triples_jsonl(path: Path, nlp: Language, report: ConversionReport, sche
         for triple in report.triples_in(record.get("triples", [])):
             try:
                 (s0, s1), (o0, o1) = triple["subject_chars"], triple["object_chars"]
-                relation = str(triple["relation"])
+                relation = triple["relation"]
             except (KeyError, TypeError, ValueError):
                 report.skip_triple(MALFORMED_TRIPLE, where)
+                continue
+            if not all(is_int(x) for x in (s0, s1, o0, o1)):
+                report.skip_triple(MALFORMED_TRIPLE, where)
+                continue
+            if relation_label(relation) is None:
+                report.skip_triple(MISSING_RELATION, where)
                 continue
             if not (0 <= s0 < s1 <= len(text) and 0 <= o0 < o1 <= len(text)):
                 report.skip_triple(OUT_OF_RANGE, where)
@@ -65,8 +81,8 @@ def read_triples_jsonl(path: Path, nlp: Language, report: ConversionReport, sche
             if subj is None or obj is None:
                 report.skip_triple(NOT_AT_BOUNDARY, where)
                 continue
-            rows.append([subj.start, subj.end, str(triple.get("subject_label") or ""), relation,
-                         obj.start, obj.end, str(triple.get("object_label") or ""), 1.0])
+            rows.append([subj.start, subj.end, entity_label(triple.get("subject_label")), relation,
+                         obj.start, obj.end, entity_label(triple.get("object_label")), 1.0])
         yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")
 
 
@@ -90,9 +106,12 @@ def read_prodigy(path: Path, nlp: Language, report: ConversionReport, schema: Op
             continue
         doc = Doc(nlp.vocab, words=words, spaces=spaces)
         rows = []
-        for rel in report.triples_in(record.get("relations", [])):
+        for rel in report.triples_in(check_list(record, "relations", where)):
             try:
-                head, child, label = rel["head_span"], rel["child_span"], str(rel["label"])
+                head, child, label = rel["head_span"], rel["child_span"], rel["label"]
+                ends = head["token_start"], head["token_end"], child["token_start"], child["token_end"]
+                if not all(is_int(x) for x in ends):
+                    raise TypeError("token offsets must be integers")
                 s0, s1 = head["token_start"], head["token_end"] + 1
                 o0, o1 = child["token_start"], child["token_end"] + 1
             except (KeyError, TypeError):
@@ -100,5 +119,5 @@ def read_prodigy(path: Path, nlp: Language, report: ConversionReport, schema: Op
                 continue
             if not span_triple_ok(report, where, len(doc), s0, s1, o0, o1, label, schema):
                 continue
-            rows.append([s0, s1, str(head.get("label") or ""), label, o0, o1, str(child.get("label") or ""), 1.0])
+            rows.append([s0, s1, entity_label(head.get("label")), label, o0, o1, entity_label(child.get("label")), 1.0])
         yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")

@@ -12,6 +12,7 @@ from spacy.tokens import Doc
 
 from .base import (
     MALFORMED_TRIPLE,
+    MISSING_RELATION,
     NOT_FOUND,
     UNKNOWN_RELATION,
     ConversionError,
@@ -20,6 +21,7 @@ from .base import (
     iter_records,
     normalised_occurrences,
     place_pair,
+    relation_label,
     token_occurrences,
 )
 
@@ -50,6 +52,9 @@ def _occurrences(doc: Doc, text: str, report: ConversionReport):
 def _link(doc: Doc, subj: str, rel: str, obj: str, s_label: str, o_label: str, report, where, schema):
     # surrounding whitespace in an entity string is annotation noise (DuIE has " 我为你着迷 ")
     subj, obj = subj.strip(), obj.strip()
+    if relation_label(rel) is None:
+        report.skip_triple(MISSING_RELATION, where)
+        return None
     if schema is not None and rel not in schema:
         report.skip_triple(UNKNOWN_RELATION, where)
         return None
@@ -112,8 +117,8 @@ def read_duie(path: Path, nlp: Language, report: ConversionReport, schema: Optio
                 obj_type = obj_type_slot.get("@value", "") if isinstance(obj_type_slot, dict) else str(obj_type_slot or "")
             else:
                 obj_value, obj_type = str(obj), _value(obj_type_slot, report)
-            row = _link(doc, str(spo["subject"]), str(spo["predicate"]), obj_value,
-                        str(spo.get("subject_type", "")), obj_type, report, where, schema)
+            row = _link(doc, str(spo["subject"]), spo["predicate"], obj_value,
+                        str(spo.get("subject_type") or ""), obj_type, report, where, schema)
             if row:
                 rows.append(row)
         yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")

@@ -8,10 +8,14 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .base import (
+    BAD_ENTITY_INDEX,
     MALFORMED_TRIPLE,
     ConversionError,
     ConversionReport,
+    check_list,
+    entity_label,
     finish_doc,
+    is_int,
     iter_records,
     span_triple_ok,
 )
@@ -33,6 +37,8 @@ def _token_docs(path: Path, nlp: Language, report: ConversionReport):
     for n, where, record in iter_records(path, report, "record"):
         tokens = _tokens(record, where, report)
         if tokens is not None:
+            check_list(record, "entities", where)
+            check_list(record, "relations", where)
             yield n, where, record, tokens, Doc(nlp.vocab, words=tokens)
 
 
@@ -40,8 +46,9 @@ def read_unified(path: Path, nlp: Language, report: ConversionReport, schema: Op
     for n, where, record, tokens, doc in _token_docs(path, nlp, report):
         types = {}
         for ent in record.get("entities", []):
-            if isinstance(ent, list) and len(ent) >= 3 and 0 <= ent[0] < ent[1] <= len(tokens):
-                types[(ent[0], ent[1])] = str(ent[2])
+            if isinstance(ent, list) and len(ent) >= 3 and is_int(ent[0]) and is_int(ent[1]) \
+                    and 0 <= ent[0] < ent[1] <= len(tokens):
+                types[(ent[0], ent[1])] = entity_label(ent[2])
         rows = []
         for rel in report.triples_in(record.get("relations", [])):
             if not isinstance(rel, list) or len(rel) != 5:
@@ -50,23 +57,30 @@ def read_unified(path: Path, nlp: Language, report: ConversionReport, schema: Op
             s0, s1, o0, o1, label = rel
             if not span_triple_ok(report, where, len(tokens), s0, s1, o0, o1, label, schema):
                 continue
-            rows.append([s0, s1, types.get((s0, s1), ""), str(label), o0, o1, types.get((o0, o1), ""), 1.0])
+            rows.append([s0, s1, types.get((s0, s1), ""), label, o0, o1, types.get((o0, o1), ""), 1.0])
         yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")
 
 
 def read_spert(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
     for n, where, record, tokens, doc in _token_docs(path, nlp, report):
-        entities = record.get("entities", [])
+        entities = check_list(record, "entities", where)
         rows = []
         for rel in report.triples_in(record.get("relations", [])):
+            if not isinstance(rel, dict):
+                report.skip_triple(MALFORMED_TRIPLE, where)
+                continue
+            # "head": -1 must not mean the last entity (nor True the second one)
+            if not all(is_int(rel.get(k)) and 0 <= rel[k] < len(entities) for k in ("head", "tail")):
+                report.skip_triple(BAD_ENTITY_INDEX, where)
+                continue
             try:
                 head, tail = entities[rel["head"]], entities[rel["tail"]]
-                label = str(rel["type"])
+                label = rel["type"]
                 s0, s1, o0, o1 = head["start"], head["end"], tail["start"], tail["end"]
             except (KeyError, IndexError, TypeError):
                 report.skip_triple(MALFORMED_TRIPLE, where)
                 continue
             if not span_triple_ok(report, where, len(tokens), s0, s1, o0, o1, label, schema):
                 continue
-            rows.append([s0, s1, str(head.get("type", "")), label, o0, o1, str(tail.get("type", "")), 1.0])
+            rows.append([s0, s1, entity_label(head.get("type")), label, o0, o1, entity_label(tail.get("type")), 1.0])
         yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")
