@@ -190,9 +190,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = sub.add_parser("export", help="export triples (.spacy or extract JSONL) to JSONL, CSV, RDF or GraphML")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--format", default="auto", help="jsonl, csv, graphml, nt, ttl, nq, trig (default: output suffix)")
+    p.add_argument("--format", default="auto", help="jsonl, csv, graphml, nt, ttl, nq, trig (default: output suffix), "
+                   "or labelstudio, doccano, prodigy (tasks for annotation tools; convert reads them back)")
     p.add_argument("--namespace", default="http://example.org/triples/", help="base IRI for RDF entities and relations")
     p.add_argument("--no-provenance", action="store_true", help="RDF: facts only, no reified statements")
+    p.add_argument("--lang", default="en", help="prodigy: tokenizer for extract JSONL input (default: en)")
+    p.add_argument("--as", dest="as_", choices=["auto", "predictions", "annotations"], default="auto",
+                   help="labelstudio: put the triples under 'predictions' (pre-annotation, with scores) or "
+                   "'annotations' (default: predictions for extract JSONL, annotations for .spacy)")
     p = sub.add_parser("render", help="write an HTML page showing the triples of TEXT or of --input")
     p.add_argument("model")
     p.add_argument("text", nargs="?", help="a text to analyse (or use --input)")
@@ -233,7 +238,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "export":
             from .export import export
 
-            n = export(args.input, args.output, args.format, args.namespace, not args.no_provenance)
+            n = export(args.input, args.output, args.format, args.namespace, not args.no_provenance,
+                       args.lang, None if args.as_ == "auto" else args.as_ == "predictions")
             print(f"{n} triples exported to {args.output}", file=sys.stderr)
         elif args.command == "render":
             from itertools import islice
