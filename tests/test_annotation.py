@@ -189,3 +189,19 @@ def test_labelstudio_malformed_task_names_the_task(tmp_path, capsys):
     assert main(["convert", str(path), str(tmp_path / "x.spacy"), "--format", "labelstudio"]) == 1
     err = capsys.readouterr().err
     assert "ls.json, task 1" in err and "body, title" in err and "'text'" in err
+
+
+def test_accent_folding_finds_gold_strings_and_is_counted(tmp_path):
+    path = tmp_path / "casrel.json"
+    path.write_text(json.dumps([
+        {"text": "Cancún is in Quintana Roo .", "triple_list": [["Cancun", "located_in", "Quintana Roo"]]},
+        {"text": "Jose Marti was born in Havana .", "triple_list": [["José Martí", "born_in", "Havana"],
+                                                                ["Zürich", "born_in", "Havana"]]},
+    ], ensure_ascii=False), encoding="utf8")
+    report = convert(str(path), str(tmp_path / "out.spacy"), fmt="casrel")
+    rows = report.as_dict()
+    assert rows["entities found after accent folding"] == 2
+    assert rows["triples written"] == 2 and rows["triples skipped: entity not found in the text"] == 1
+    docs = list(DocBin().from_disk(tmp_path / "out.spacy").get_docs(spacy.blank("en").vocab))
+    assert [(t.subject.text, t.object.text) for d in docs for t in d._.triples] == [
+        ("Cancún", "Quintana Roo"), ("Jose Marti", "Havana")]
