@@ -17,8 +17,12 @@ SHARED = (ROOT / "../shared/data").resolve()
 DATA_COMMANDS = {"all": "data", "cpu": "data-cpu", "zh": "data-zh"}
 
 
-def _project(overrides=None):
-    return weasel_config.load_project_config(ROOT, overrides=overrides or {})
+def _project(tmp_path):
+    # loading a project creates its directories: load a copy, never the checkout
+    folder = tmp_path / "loaded"
+    folder.mkdir()
+    shutil.copy(ROOT / "project.yml", folder)
+    return weasel_config.load_project_config(folder)
 
 
 def _files(config, command):
@@ -26,8 +30,8 @@ def _files(config, command):
     return [out[len("raw/"):] for out in cmd["outputs"]]
 
 
-def test_every_workflow_file_is_a_pinned_asset_with_a_checksum():
-    config = _project()
+def test_every_workflow_file_is_a_pinned_asset_with_a_checksum(tmp_path):
+    config = _project(tmp_path)
     assets = {a["dest"]: a for a in config["assets"]}
     for workflow, command in DATA_COMMANDS.items():
         assert config["workflows"][workflow][0] == command  # the first step locates the data
@@ -46,7 +50,7 @@ def test_checksums_match_the_local_copy_so_assets_skip_the_download(tmp_path):
     from weasel.cli.assets import project_assets
     from weasel.util import get_checksum
 
-    config = _project()
+    config = _project(tmp_path)
     for asset in config["assets"]:
         local = SHARED / asset["dest"][len("assets/"):]
         assert get_checksum(local) == asset["checksum"], asset["dest"]
