@@ -260,9 +260,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = sub.add_parser("export", help="export triples (.spacy or extract JSONL) to JSONL, CSV, RDF or GraphML")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--format", default="auto", help="jsonl, csv, graphml, nt, ttl, nq, trig (default: output suffix)")
+    p.add_argument("--format", default="auto", help="jsonl, csv, graphml, nt, ttl, nq, trig (default: output suffix), "
+                   "or labelstudio, doccano, prodigy (tasks for annotation tools; convert reads them back)")
     p.add_argument("--namespace", default="http://example.org/triples/", help="base IRI for RDF entities and relations")
     p.add_argument("--no-provenance", action="store_true", help="RDF: facts only, no reified statements")
+    p.add_argument("--lang", default="en", help="prodigy: tokenizer for extract JSONL input (default: en)")
+    p.add_argument("--as", dest="as_", choices=["auto", "predictions", "annotations"], default="auto",
+                   help="labelstudio: put the triples under 'predictions' (pre-annotation, with scores) or "
+                   "'annotations' (default: predictions for extract JSONL, annotations for .spacy)")
     p = sub.add_parser("render", help="write an HTML page showing the triples of TEXT or of --input")
     p.add_argument("model")
     p.add_argument("text", nargs="?", help="a text to analyse (or use --input)")
@@ -274,6 +279,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("dev", help=".spacy file with gold triples")
     p.add_argument("--output", help="where to save the tuned pipeline (default: overwrite MODEL)")
     p.add_argument("--component", default="triple_extractor")
+    p = sub.add_parser("serve", help="serve a pipeline over HTTP (POST /extract, GET /health, a page at /); "
+                       "needs pip install 'spacy-triples[serve]'")
+    p.add_argument("model")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-length", type=int, default=100_000, help="longest text accepted, in characters (413 above)")
+    p.add_argument("--max-texts", type=int, default=64, help="most texts in one request (413 above)")
+    p.add_argument("--batch-size", type=int, default=32, help="texts gathered from concurrent requests into one nlp.pipe call")
+    p.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long a batch waits for more requests")
+    p.add_argument("--gpu-id", type=int, default=-1)
     args = parser.parse_args(argv)
     try:
         if args.command == "convert":
@@ -306,7 +321,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "export":
             from .export import export
 
-            n = export(args.input, args.output, args.format, args.namespace, not args.no_provenance)
+            n = export(args.input, args.output, args.format, args.namespace, not args.no_provenance,
+                       args.lang, None if args.as_ == "auto" else args.as_ == "predictions")
             print(f"{n} triples exported to {args.output}", file=sys.stderr)
         elif args.command == "render":
             from itertools import islice
@@ -342,6 +358,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"{rel:30} {t:.2f}")
             print(f"dev triples_f {100 * result['f1_before']:.2f} -> {100 * result['f1_after']:.2f}; "
                   f"saved to {args.output or args.model}")
+        elif args.command == "serve":
+            try:
+                from .serve import serve
+            except ImportError as err:
+                raise ValueError(str(err)) from err
+            if not Path(args.model).exists() and not spacy.util.is_package(args.model):
+                raise ValueError(f"Model {args.model} is neither a folder nor an installed pipeline package.")
+            serve(args.model, args.host, args.port, args.max_length, args.max_texts, args.batch_size,
+                  args.batch_wait_ms / 1000, args.gpu_id)
         elif args.command == "init-vectors":
             from .vectors import init_vectors
 

@@ -19,6 +19,7 @@ in a named graph per document ``<ns>doc/<id>``.
 import csv
 import json
 import re
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Dict, Iterable, Iterator
@@ -266,7 +267,7 @@ def check_namespace(namespace: str) -> None:
 
 
 def export(input_path: str, output_path: str, fmt: str = "auto", namespace: str = "http://example.org/triples/",
-           provenance: bool = True) -> int:
+           provenance: bool = True, lang: str = "en", predictions: bool = None) -> int:
     """Export the triples of INPUT to OUTPUT; the format comes from ``fmt`` or OUTPUT's suffix."""
     if fmt == "auto":
         fmt = Path(output_path).suffix.lstrip(".").lower()
@@ -289,7 +290,215 @@ def export(input_path: str, output_path: str, fmt: str = "auto", namespace: str 
         return to_graphml(records, output_path)
     if fmt in RDF_FORMATS:
         return to_rdf(records, output_path, fmt, namespace, provenance)
+    if fmt in ANNOTATION_FORMATS:
+        summary = export_annotations(input_path, output_path, fmt, lang, predictions)
+        print(summary.line(), file=sys.stderr)
+        return summary.triples
     raise ValueError(
-        f"Unknown export format '{fmt}': use --format jsonl, csv, graphml, nt, ttl, nq or trig "
+        f"Unknown export format '{fmt}': use --format jsonl, csv, graphml, nt, ttl, nq, trig, labelstudio, doccano or prodigy "
         "(or an output file with that suffix)."
     )
+
+
+# --- annotation tools: Label Studio, doccano, Prodigy (read back by ``spacy-triples convert``) ---------
+
+ANNOTATION_FORMATS = ("labelstudio", "doccano", "prodigy")
+UNTYPED = "ENTITY"  # annotation tools need a span label; convert reads it back as untyped
+
+
+class AnnotationExport:
+    """What an annotation export wrote and what it left out (by reason)."""
+
+    def __init__(self):
+        from collections import Counter
+
+        self.docs = 0
+        self.triples = 0
+        self.skipped_docs = Counter()
+        self.skipped_triples = Counter()
+
+    def line(self) -> str:
+        parts = [f"{self.docs} documents and {self.triples} triples written"]
+        parts += [f"{n} documents skipped ({why})" for why, n in sorted(self.skipped_docs.items())]
+        parts += [f"{n} triples skipped ({why})" for why, n in sorted(self.skipped_triples.items())]
+        return ", ".join(parts)
+
+
+def read_documents(path: str, summary: AnnotationExport) -> Iterator[Dict]:
+    """Documents with their triples (character offsets) from a .spacy DocBin or ``extract`` JSONL:
+    ``{"id", "text", "doc" (a Doc, or None for JSONL), "triples": [{"subject_chars", "subject_label",
+    "relation", "object_chars", "object_label", "score"}]}``. Extract records with an error are
+    counted and skipped."""
+    path_ = Path(path)
+    if not path_.is_file():
+        raise ValueError(f"{path} does not exist: give a .spacy file or the JSONL written by 'extract'.")
+    if path_.suffix == ".spacy":
+        import spacy
+        from spacy.tokens import DocBin
+
+        from .triples import install_extensions
+
+        install_extensions()
+        for n, doc in enumerate(DocBin().from_disk(path_).get_docs(spacy.blank("xx").vocab)):
+            yield {"id": doc.user_data.get("source", n), "text": doc.text, "doc": doc,
+                   "triples": [t.to_dict() for t in doc._.triples]}
+        return
+    with path_.open(encoding="utf8") as handle:
+        for n, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}, line {n}: malformed JSON ({err.msg}).") from err
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise ValueError(f"{path}, line {n}: expected an object with a string 'text' (the JSONL of 'extract').")
+            if record.get("error"):
+                summary.skipped_docs["extract error: " + str(record["error"])[:60]] += 1
+                continue
+            yield {"id": record.get("id", n), "text": record["text"], "doc": None,
+                   "triples": list(record.get("triples") or [])}
+
+
+def _entities(record: Dict, summary: AnnotationExport):
+    """Distinct entity spans (start, end, label) -> index, and the triples as (subject index,
+    relation, object index, score); triples whose offsets do not fit the text are counted."""
+    index, triples, text = {}, [], record["text"]
+    for t in record["triples"]:
+        try:
+            (s0, s1), (o0, o1) = t["subject_chars"], t["object_chars"]
+            relation = str(t["relation"])
+        except (KeyError, TypeError, ValueError):
+            summary.skipped_triples["malformed triple"] += 1
+            continue
+        if not (0 <= s0 < s1 <= len(text) and 0 <= o0 < o1 <= len(text)):
+            summary.skipped_triples["offsets outside the text"] += 1
+            continue
+        keys = []
+        for key in ((s0, s1, t.get("subject_label") or UNTYPED), (o0, o1, t.get("object_label") or UNTYPED)):
+            keys.append(index.setdefault(key, len(index)))
+        triples.append((keys[0], relation, keys[1], float(t.get("score", 1.0))))
+    return list(index), triples
+
+
+def to_labelstudio(documents: Iterable[Dict], path: str, summary: AnnotationExport, predictions: bool,
+                   model_version: str = "spacy-triples") -> None:
+    """A Label Studio JSON task list. ``predictions``: the triples go under ``predictions`` (with
+    scores) for pre-annotation, else under ``annotations``. Also writes ``<path>.label_config.xml``,
+    a labeling config with every entity and relation label (paste it into the project settings)."""
+    tasks, ent_labels, rel_labels = [], set(), set()
+    for record in documents:
+        entities, triples = _entities(record, summary)
+        result = []
+        for k, (start, end, label) in enumerate(entities):
+            ent_labels.add(label)
+            scores = [score for s, _, o, score in triples if k in (s, o)]
+            result.append({"id": f"e{k}", "from_name": "label", "to_name": "text", "type": "labels",
+                           "value": {"start": start, "end": end, "text": record["text"][start:end], "labels": [label]},
+                           "score": max(scores) if scores else 1.0})
+        for s, relation, o, score in triples:
+            rel_labels.add(relation)
+            result.append({"from_id": f"e{s}", "to_id": f"e{o}", "type": "relation", "direction": "right",
+                           "labels": [relation], "score": score})
+        task = {"data": {"text": record["text"], "doc_id": record["id"]}}
+        if predictions:
+            task["predictions"] = [{"model_version": model_version, "result": result,
+                                    "score": min([t[3] for t in triples], default=1.0)}]
+        else:
+            task["annotations"] = [{"result": result}]
+        tasks.append(task)
+        summary.docs += 1
+        summary.triples += len(triples)
+    Path(path).write_text(json.dumps(tasks, ensure_ascii=False, indent=1), encoding="utf8")
+    Path(str(path) + ".label_config.xml").write_text(labelstudio_config(ent_labels, rel_labels), encoding="utf8")
+
+
+def labelstudio_config(entity_labels: Iterable[str], relation_labels: Iterable[str]) -> str:
+    """A Label Studio labeling config for the exported tasks (names match ``from_name``/``to_name``)."""
+    from xml.sax.saxutils import quoteattr
+
+    ents = "\n".join(f"    <Label value={quoteattr(x)}/>" for x in sorted(set(entity_labels) or {UNTYPED}))
+    rels = "\n".join(f"    <Relation value={quoteattr(x)}/>" for x in sorted(relation_labels))
+    return (f'<View>\n  <Relations>\n{rels}\n  </Relations>\n  <Labels name="label" toName="text">\n{ents}\n'
+            f'  </Labels>\n  <Text name="text" value="$text"/>\n</View>\n')
+
+
+def to_doccano(documents: Iterable[Dict], path: str, summary: AnnotationExport) -> None:
+    """doccano relation JSONL (``entities`` with character offsets, ``relations`` by entity id); doccano
+    has no scores, so they are kept under ``meta``."""
+    with open(path, "w", encoding="utf8") as out:
+        for n, record in enumerate(documents, 1):
+            entities, triples = _entities(record, summary)
+            out.write(json.dumps({
+                "id": n, "text": record["text"],
+                "entities": [{"id": k, "label": label, "start_offset": start, "end_offset": end}
+                             for k, (start, end, label) in enumerate(entities)],
+                "relations": [{"id": k, "from_id": s, "to_id": o, "type": relation}
+                              for k, (s, relation, o, _) in enumerate(triples)],
+                "meta": {"doc_id": record["id"], "scores": [t[3] for t in triples]},
+            }, ensure_ascii=False) + "\n")
+            summary.docs += 1
+            summary.triples += len(triples)
+
+
+def to_prodigy(documents: Iterable[Dict], path: str, summary: AnnotationExport, lang: str = "en") -> None:
+    """Prodigy ``rel.manual``-style tasks (``tokens``, ``spans``, ``relations`` with ``head_span``/
+    ``child_span``), to correct with ``prodigy rel.manual ... --loader jsonl`` or ``mark --view-id
+    relations``; the accepted answers convert back with ``--format prodigy``. JSONL predictions are
+    tokenized with ``spacy.blank(lang)``; a triple whose offsets are not on its token boundaries is
+    counted and left out."""
+    import spacy
+
+    nlp = None
+    with open(path, "w", encoding="utf8") as out:
+        for record in documents:
+            doc = record["doc"]
+            if doc is None:
+                nlp = nlp or spacy.blank(lang)
+                doc = nlp.make_doc(record["text"])
+            entities, triples = _entities(record, summary)
+            spans, ok = [], []
+            for start, end, label in entities:
+                span = doc.char_span(start, end)
+                spans.append(None if span is None else {
+                    "text": span.text, "start": start, "end": end, "token_start": span.start,
+                    "token_end": span.end - 1, "label": label})
+            relations = []
+            for s, relation, o, score in triples:
+                if spans[s] is None or spans[o] is None:
+                    summary.skipped_triples[f"offsets not on token boundaries (tokenizer of --lang {lang})"] += 1
+                    continue
+                ok += [s, o]
+                relations.append({"head": spans[s]["token_end"], "child": spans[o]["token_end"],
+                                  "head_span": spans[s], "child_span": spans[o], "label": relation, "score": score})
+            out.write(json.dumps({
+                "text": doc.text,
+                "tokens": [{"text": t.text, "start": t.idx, "end": t.idx + len(t.text), "id": t.i, "ws": bool(t.whitespace_)}
+                           for t in doc],
+                "spans": [spans[k] for k in sorted(set(ok))],
+                "relations": relations,
+                "meta": {"doc_id": record["id"]},
+            }, ensure_ascii=False) + "\n")
+            summary.docs += 1
+            summary.triples += len(relations)
+
+
+def export_annotations(input_path: str, output_path: str, fmt: str, lang: str = "en",
+                       predictions: bool = None) -> AnnotationExport:
+    """Write INPUT's documents and triples as tasks for an annotation tool (see ANNOTATION_FORMATS).
+    For Label Studio, ``predictions`` (default: True for extract JSONL, False for .spacy) puts the
+    triples under ``predictions`` rather than ``annotations``."""
+    if fmt not in ANNOTATION_FORMATS:
+        raise ValueError(f"Unknown annotation format '{fmt}': use {', '.join(ANNOTATION_FORMATS)}.")
+    summary = AnnotationExport()
+    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+    documents = read_documents(input_path, summary)
+    if fmt == "labelstudio":
+        if predictions is None:
+            predictions = Path(input_path).suffix != ".spacy"
+        to_labelstudio(documents, output_path, summary, predictions)
+    elif fmt == "doccano":
+        to_doccano(documents, output_path, summary)
+    else:
+        to_prodigy(documents, output_path, summary, lang)
+    return summary

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Optional, Set
 
 from .base import ConversionError, ConversionReport, read_records, write_docbin
+from .doccano import read_doccano
+from .labelstudio import read_labelstudio
 from .jsonl import read_prodigy, read_triples_jsonl
 from .strings import read_casrel, read_duie
 from .tokens import read_spert, read_unified
@@ -19,6 +21,8 @@ READERS = {
     "duie": read_duie,
     "prodigy": read_prodigy,
     "jsonl": read_triples_jsonl,
+    "labelstudio": read_labelstudio,
+    "doccano": read_doccano,
 }
 
 
@@ -28,6 +32,10 @@ def detect_format(path: Path) -> str:
         if not isinstance(record, dict):
             break
         keys = set(record)
+        if isinstance(record.get("data"), dict):
+            return "labelstudio"
+        if {"text", "entities", "relations"} <= keys and "tokens" not in keys:
+            return "doccano"
         if "triple_list" in keys:
             return "casrel"
         if "spo_list" in keys:

@@ -35,6 +35,8 @@ class ConversionReport:
     ambiguous_entities_placed: int = 0
     extra_slots_dropped: int = 0
     normalised_matches: int = 0
+    accent_folded_matches: int = 0
+    notes: Counter = field(default_factory=Counter)  # informational counts (annotation formats)
     records_skipped: Counter = field(default_factory=Counter)
     triples_skipped: Counter = field(default_factory=Counter)
     strict: bool = False
@@ -69,6 +71,9 @@ class ConversionReport:
             rows.append(("extra object slots dropped (kept @value)", self.extra_slots_dropped))
         if self.normalised_matches:
             rows.append(("entities found after width/space normalisation", self.normalised_matches))
+        if self.accent_folded_matches:
+            rows.append(("entities found after accent folding", self.accent_folded_matches))
+        rows += sorted(self.notes.items())
         rows += [(f"records skipped: {why}", n) for why, n in sorted(self.records_skipped.items())]
         rows += [(f"triples skipped: {why}", n) for why, n in sorted(self.triples_skipped.items())]
         return rows

@@ -4,8 +4,9 @@
 Each entity string is looked up at every token-boundary occurrence; when a string occurs more than
 once, the occurrence pair nearest to each other is taken (``base.place_pair``) and counted.
 """
+import unicodedata
 from pathlib import Path
-from typing import Iterator, Optional, Set
+from typing import Iterator, List, Optional, Set, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -38,14 +39,48 @@ def _text(record, where: str, report: ConversionReport, list_key: str) -> Option
     return text
 
 
+def fold_accents(text: str) -> Tuple[str, List[int]]:
+    """``text`` without accents (NFKD, combining marks dropped), lowercased, without whitespace, and
+    for each of its characters the index of the original character ("Cancún" -> "cancun")."""
+    out, where = [], []
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            continue
+        for n in unicodedata.normalize("NFKD", ch).lower():
+            if not unicodedata.combining(n) and not n.isspace():
+                out.append(n)
+                where.append(i)
+    return "".join(out), where
+
+
+def accent_folded_occurrences(doc: Doc, text: str) -> List[Tuple[int, int]]:
+    """Token spans whose text equals ``text`` once accents are folded on both sides (gold "Cancun"
+    for "Cancún" in the sentence, or the reverse); the spans point into the original text."""
+    needle, _ = fold_accents(text)
+    hay, where = fold_accents(doc.text)
+    found = []
+    start = hay.find(needle) if needle else -1
+    while start != -1:
+        span = doc.char_span(where[start], where[start + len(needle) - 1] + 1)
+        if span is not None:
+            found.append((span.start, span.end))
+        start = hay.find(needle, start + 1)
+    return found
+
+
 def _occurrences(doc: Doc, text: str, report: ConversionReport):
-    """Exact occurrences of an entity string, else width/space-insensitive ones (counted)."""
+    """Exact occurrences of an entity string, else width/space-insensitive ones, else accent-insensitive
+    ones (both counted)."""
     found, why = token_occurrences(doc, text)
     if why == NOT_FOUND:
         normalised = normalised_occurrences(doc, text)
         if normalised:
             report.normalised_matches += 1
             return normalised, None
+        folded = accent_folded_occurrences(doc, text)
+        if folded:
+            report.accent_folded_matches += 1
+            return folded, None
     return found, why
 
 
