@@ -114,7 +114,10 @@ def extract(
             except OSError:
                 pass
     if show and output_path != "-":
-        for line in Path(output_path).read_text(encoding="utf8").splitlines():
+        # JSON lines end at "\n" only (splitlines would also cut at U+0085 / U+2028 inside a text)
+        for line in Path(output_path).read_text(encoding="utf8").split("\n"):
+            if not line:
+                continue
             record = json.loads(line)
             print(f"\n{record['text']}", file=sys.stderr)
             for t in record.get("triples", []):

@@ -18,6 +18,7 @@ in a named graph per document ``<ns>doc/<id>``.
 """
 import csv
 import json
+import os
 import re
 import sys
 import unicodedata
@@ -272,10 +273,10 @@ def export(input_path: str, output_path: str, fmt: str = "auto", namespace: str 
     if fmt == "auto":
         fmt = Path(output_path).suffix.lstrip(".").lower()
     fmt = fmt.lower()
-    if fmt not in ("jsonl", "csv", "graphml") and fmt not in RDF_FORMATS:
+    if fmt not in ("jsonl", "csv", "graphml") and fmt not in RDF_FORMATS and fmt not in ANNOTATION_FORMATS:
         raise ValueError(
-            f"Unknown export format '{fmt}': use --format jsonl, csv, graphml, nt, ttl, nq or trig "
-            "(or an output file with that suffix)."
+            f"Unknown export format '{fmt}': use --format jsonl, csv, graphml, nt, ttl, nq, trig, labelstudio, "
+            "doccano or prodigy (or an output file with that suffix)."
         )
     if fmt in RDF_FORMATS:
         check_namespace(namespace)
@@ -290,14 +291,9 @@ def export(input_path: str, output_path: str, fmt: str = "auto", namespace: str 
         return to_graphml(records, output_path)
     if fmt in RDF_FORMATS:
         return to_rdf(records, output_path, fmt, namespace, provenance)
-    if fmt in ANNOTATION_FORMATS:
-        summary = export_annotations(input_path, output_path, fmt, lang, predictions)
-        print(summary.line(), file=sys.stderr)
-        return summary.triples
-    raise ValueError(
-        f"Unknown export format '{fmt}': use --format jsonl, csv, graphml, nt, ttl, nq, trig, labelstudio, doccano or prodigy "
-        "(or an output file with that suffix)."
-    )
+    summary = export_annotations(input_path, output_path, fmt, lang, predictions)
+    print(summary.line(), file=sys.stderr)
+    return summary.triples
 
 
 # --- annotation tools: Label Studio, doccano, Prodigy (read back by ``spacy-triples convert``) ---------
@@ -493,12 +489,17 @@ def export_annotations(input_path: str, output_path: str, fmt: str, lang: str = 
     summary = AnnotationExport()
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)
     documents = read_documents(input_path, summary)
-    if fmt == "labelstudio":
-        if predictions is None:
-            predictions = Path(input_path).suffix != ".spacy"
-        to_labelstudio(documents, output_path, summary, predictions)
-    elif fmt == "doccano":
-        to_doccano(documents, output_path, summary)
-    else:
-        to_prodigy(documents, output_path, summary, lang)
+    from .safe_io import atomic_path
+
+    # through a temporary file, as the other formats: a failed export leaves no partial output
+    with atomic_path(output_path) as tmp:
+        if fmt == "labelstudio":
+            if predictions is None:
+                predictions = Path(input_path).suffix != ".spacy"
+            to_labelstudio(documents, str(tmp), summary, predictions)
+            os.replace(str(tmp) + ".label_config.xml", str(output_path) + ".label_config.xml")
+        elif fmt == "doccano":
+            to_doccano(documents, str(tmp), summary)
+        else:
+            to_prodigy(documents, str(tmp), summary, lang)
     return summary

@@ -13,6 +13,7 @@ Inside the package every triple is a :class:`TripleRow` in token offsets, end ex
 spans and the relation) is the one identity of a triple, and :func:`merge_best` the one rule for
 duplicates (the highest score wins).
 """
+from bisect import bisect_left, bisect_right
 from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from spacy.tokens import Doc, Span
@@ -118,13 +119,23 @@ def _to_row(doc: Doc, value: TripleLike) -> TripleRow:
                      str(subject.label_), str(obj.label_), score)
 
 
-def _char_span(doc: Doc, start: int, end: int) -> Optional[Span]:
-    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(doc.text)):
-        return None
-    span = doc.char_span(start, end)
-    if span is None:  # a token was split inside the span's edge: take the tokens it touches
-        span = doc.char_span(start, end, alignment_mode="expand")
-    return span
+class _CharIndex:
+    """Character offsets -> token offsets for one doc, by binary search (Doc.char_span scans the
+    doc on every call, which is quadratic over the triples of a long document)."""
+
+    def __init__(self, doc: Doc):
+        self.starts = [t.idx for t in doc]
+        self.ends = [t.idx + len(t.text) for t in doc]
+        self.n_chars = len(doc.text)
+
+    def span(self, start, end) -> Optional[Tuple[int, int]]:
+        """The tokens of [start, end): exact boundaries, else the tokens the range touches
+        (a token split inside the span's edge); None when no token lies inside it."""
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= self.n_chars):
+            return None
+        first = bisect_right(self.ends, start)  # first token ending after start
+        last = bisect_left(self.starts, end)  # tokens before this one start before end
+        return (first, last) if first < last else None
 
 
 def triple_rows(doc: Doc) -> Optional[List[TripleRow]]:
@@ -143,12 +154,13 @@ def read_triple_rows(doc: Doc) -> Tuple[Optional[List[TripleRow]], int]:
         return None, 0
     rows, outside = [], 0
     if isinstance(data, dict):  # layout 2: character offsets
+        index = _CharIndex(doc)
         for s0, s1, s_label, rel, o0, o1, o_label, score in data.get("rows", []):
-            subj, obj = _char_span(doc, s0, s1), _char_span(doc, o0, o1)
-            if subj is None or obj is None or not len(subj) or not len(obj):
+            subj, obj = index.span(s0, s1), index.span(o0, o1)
+            if subj is None or obj is None:
                 outside += 1
                 continue
-            rows.append(TripleRow(subj.start, subj.end, rel, obj.start, obj.end, s_label, o_label, float(score)))
+            rows.append(TripleRow(subj[0], subj[1], rel, obj[0], obj[1], s_label, o_label, float(score)))
         return rows, outside
     # layout 1 (spacy-triples 0.1): token offsets
     n = len(doc)

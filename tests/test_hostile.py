@@ -35,7 +35,8 @@ def nlp(trained_model_dir):
 
 
 def _records(path):
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf8").splitlines()]
+    # JSON lines end at "\n" only (str.splitlines would also split at U+0085 or U+2028 inside a string)
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf8").split("\n") if line]
 
 
 def _jsonl(path, *records):

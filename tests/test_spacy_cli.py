@@ -26,7 +26,8 @@ def test_init_labels_train_and_evaluate(tmp_path):
     overrides = ["--paths.train", "train.spacy", "--paths.dev", "train.spacy"]
     _run("init", "labels", str(CONFIG), "labels", *overrides, cwd=tmp_path)
     labels = json.loads((tmp_path / "labels" / "triple_extractor.json").read_text())
-    assert labels == ["born_in", "capital_of", "founded_by", "lives_in", "located_in", "works_for"]
+    assert labels == {"relations": ["born_in", "capital_of", "founded_by", "lives_in", "located_in", "works_for"],
+                      "entity_types": []}
     _run("train", str(CONFIG), "--output", "out", *overrides, "--training.max_steps", "120",
          "--training.eval_frequency", "60", "--training.dropout", "0.0", cwd=tmp_path)
     meta = json.loads((tmp_path / "out" / "model-best" / "meta.json").read_text())

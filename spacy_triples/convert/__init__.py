@@ -85,7 +85,7 @@ def load_schema(path: Optional[Path]) -> Optional[Set[str]]:
     if isinstance(data, list):
         return {str(x["predicate"]) for x in data if isinstance(x, dict) and "predicate" in x}
     names: Set[str] = set()
-    for k, line in enumerate(text.splitlines(), 1):
+    for k, line in enumerate(text.split("\n"), 1):
         line = line.strip()
         if not line:
             continue
