@@ -213,8 +213,14 @@ def normalised_occurrences(doc: Doc, text: str) -> List[Tuple[int, int]]:
     """Token spans whose text equals ``text`` once both are normalised (see ``normalise_text``):
     for entity strings written with other character widths or spacing than the sentence. The spans
     point into the original text."""
-    needle, _ = normalise_text(text)
-    hay, where = normalise_text(doc.text)
+    return folded_occurrences(doc, text, normalise_text)
+
+
+def folded_occurrences(doc: Doc, text: str, fold) -> List[Tuple[int, int]]:
+    """Token spans whose text equals ``text`` once both go through ``fold`` (a function returning
+    the folded string and, per folded character, its offset in the original)."""
+    needle, _ = fold(text)
+    hay, where = fold(doc.text)
     if not needle:
         return []
     found = []

@@ -19,6 +19,7 @@ from .base import (
     ConversionError,
     ConversionReport,
     finish_doc,
+    folded_occurrences,
     iter_records,
     normalised_occurrences,
     place_pair,
@@ -56,16 +57,7 @@ def fold_accents(text: str) -> Tuple[str, List[int]]:
 def accent_folded_occurrences(doc: Doc, text: str) -> List[Tuple[int, int]]:
     """Token spans whose text equals ``text`` once accents are folded on both sides (gold "Cancun"
     for "Cancún" in the sentence, or the reverse); the spans point into the original text."""
-    needle, _ = fold_accents(text)
-    hay, where = fold_accents(doc.text)
-    found = []
-    start = hay.find(needle) if needle else -1
-    while start != -1:
-        span = doc.char_span(where[start], where[start + len(needle) - 1] + 1)
-        if span is not None:
-            found.append((span.start, span.end))
-        start = hay.find(needle, start + 1)
-    return found
+    return folded_occurrences(doc, text, fold_accents)
 
 
 def _occurrences(doc: Doc, text: str, report: ConversionReport):
