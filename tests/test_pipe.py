@@ -155,18 +155,23 @@ def test_update_with_empty_and_unannotated_docs(trained):
 
 
 def test_long_doc_memory_is_windowed(trained, monkeypatch):
-    from spacy_triples.heads.global_pointer.pytorch import GlobalPointerLinker
+    from spacy_triples.heads.global_pointer.pytorch import EfficientGlobalPointer
 
     nlp, _ = trained
     largest = []
-    original = GlobalPointerLinker.scores
+    dense, at = EfficientGlobalPointer.forward, EfficientGlobalPointer.at
 
-    def recording(self, x, is_train=False):
-        out = original(self, x, is_train)
-        largest.append(sum(t.numel() for t in out))
-        return out
+    def recording(original):
+        def record(self, *args):
+            out = original(self, *args)
+            largest.append(out.numel())
+            return out
 
-    monkeypatch.setattr(GlobalPointerLinker, "scores", recording)
+        return record
+
+    # every score tensor built at prediction: dense entity maps and relation scores of entity pairs
+    monkeypatch.setattr(EfficientGlobalPointer, "forward", recording(dense))
+    monkeypatch.setattr(EfficientGlobalPointer, "at", recording(at))
     sentence = "Barack Obama was born in Honolulu . "
     peaks = {}
     for n in (1200, 2400):
@@ -177,9 +182,9 @@ def test_long_doc_memory_is_windowed(trained, monkeypatch):
         starts = [t.subject.start for t in doc._.triples if t.relation == "born_in" and t.object.start == t.subject.start + 5]
         # found in (nearly) every sentence, including those in two windows, and never twice
         assert len(starts) == len(set(starts)) >= 0.95 * n
-    # the largest pair-score tensor does not grow with the document: windows are scored in chunks
-    # of at most 2**24 elements, far below one (tokens x tokens) map per pointer of the document
-    assert peaks[2400] == peaks[1200] <= 2**24
+    # the largest score tensor does not grow with the document: windows are scored in chunks of at
+    # most 2**22 elements, far below one (tokens x tokens) map per pointer of the document
+    assert peaks[2400] == peaks[1200] <= 2**22
     n_heads = 2 + 2 * len(LABELS)
     assert peaks[2400] < n_heads * 16800 * 16800 / 100
 

@@ -201,7 +201,7 @@ def test_torch_sparse_output_matches_dense():
     lengths = torch.tensor([5, 3])
     with torch.no_grad():
         ent, head, tail = module(x, lengths)
-        sparse = module(x, lengths, threshold=-0.2, max_span_length=2, max_chunk_elements=1)
+        sparse = module.candidates(x, lengths, threshold=-0.2, max_span_length=2, max_chunk_elements=1)
     e_mask, p_mask = entity_mask([5, 3], 5, 2), pair_mask([5, 3], 5)
     capped = 0
     for dense, mask, (index, values) in zip(
@@ -272,3 +272,117 @@ def test_decode_with_and_without_schema_on_hand_written_scores():
     assert sorted((labels[r.relation], types[r.subject_type], types[r.object_type]) for r in kept[0]) == [
         ("knows", "PER", "PER"), ("works_for", "PER", "ORG")]
     assert filter_by_schema(rows, {}, labels, types) == rows
+
+
+# ------------------------------------------------- relation scoring only for candidate entity pairs
+from spacy_triples.heads.global_pointer.pytorch import best_per_window, entity_caps, pair_up, top_entities  # noqa: E402
+from spacy_triples.heads.global_pointer.util import rows_from_links  # noqa: E402
+
+
+def test_entity_caps():
+    assert entity_caps(torch.tensor([1, 24, 25, 30, 128])).tolist() == [8, 8, 9, 10, 43]
+
+
+def test_top_entities_keeps_the_best_above_the_cut_per_window():
+    scores = torch.full((2, 1, 3, 3), float("-inf"))
+    scores[0, 0, 0, 0], scores[0, 0, 1, 2], scores[0, 0, 2, 2] = 3.0, 1.0, -1.0
+    scores[1, 0, 0, 1] = 2.0
+    window, kind, first, last, value = top_entities(scores, 0.0, torch.tensor([8, 8]))
+    assert list(zip(window.tolist(), kind.tolist(), first.tolist(), last.tolist(), value.tolist())) == [
+        (0, 0, 0, 0, 3.0), (0, 0, 1, 2, 1.0), (1, 0, 0, 1, 2.0)]
+    window, _, first, _, _ = top_entities(scores, 0.0, torch.tensor([1, 1]))
+    assert window.tolist() == [0, 1] and first.tolist() == [0, 0]  # the cap keeps the best one
+
+
+def test_pair_up_pairs_within_windows_only():
+    subject = torch.tensor([0, 0, 2])
+    obj = torch.tensor([0, 1, 2, 2])
+    s, o = pair_up(subject, obj, 3)
+    assert list(zip(s.tolist(), o.tolist())) == [(0, 0), (1, 0), (2, 2), (2, 3)]
+    s, o = pair_up(torch.tensor([1]), torch.tensor([0]), 2)
+    assert len(s) == len(o) == 0
+
+
+def test_best_per_window():
+    window = torch.tensor([0, 0, 0, 1, 1])
+    score = torch.tensor([1.0, 3.0, 2.0, 0.5, 0.7])
+    assert best_per_window(window, score, torch.tensor([2, 1])).tolist() == [1, 2, 4]
+
+
+def test_rows_from_links_offsets_thresholds_and_merge():
+    windows = numpy.asarray([[0, 0, 6], [0, 4, 10], [1, 0, 3]], dtype="i")
+    index = numpy.asarray([
+        [0, 4, 5, 0, 1, 0, 0, 0],  # doc 0: (4, 6) r1 (0, 1), logit 1
+        [1, 0, 1, 0, 1, 2, 2, 0],  # the same triple from the second window (starts at 4), logit 2
+        [2, 0, 0, 0, 0, 2, 2, 0],  # doc 1, relation 0, logit -0.5
+    ], dtype="i")
+    logits = numpy.asarray([1.0, 2.0, -0.5], dtype="f")
+    rows = rows_from_links(windows, 2, index, logits, 0.3)
+    assert [r[:5] for r in rows[0]] == [(4, 6, 1, 6, 7)] or [r[:5] for r in rows[0]] == [(4, 6, 1, 0, 1), (4, 6, 1, 6, 7)]
+    assert rows[1][0][:5] == (0, 1, 0, 2, 3)
+    # per-relation thresholds: relation 0 now needs 0.5
+    assert rows_from_links(windows, 2, index, logits, [0.5, 0.3])[1] == []
+
+
+def _all_four_above(ent, head, tail, lengths, cut, max_len, n_types):
+    """Brute force: per window, the best max(8, ceil(L/3)) subjects and objects (span, type) above
+    ``cut``; every pair of them and relation whose four scores all exceed it; the best 2L of those.
+    Rows (window, s0, s1, s_type, r, o0, o1, o_type, logit)."""
+    found = []
+    for w, n in enumerate(lengths.tolist()):
+        cap = max(8, -(-n // 3))
+        spans = [(i, j) for i in range(n) for j in range(i, min(n, i + max_len))]
+        roles = []
+        for offset in (0, n_types):
+            cands = [(ent[w, offset + t, i, j], t, i, j) for t in range(n_types) for i, j in spans if ent[w, offset + t, i, j] > cut]
+            roles.append(sorted(cands, reverse=True)[:cap])
+        triples = []
+        for a, (s_score, t_s, i, j) in enumerate(roles[0]):
+            for b, (o_score, t_o, k, l) in enumerate(roles[1]):
+                for r in range(head.shape[1]):
+                    low = min(s_score, o_score, head[w, r, i, k], tail[w, r, j, l])
+                    if low > cut:  # ties go to the better subject, then object, then lower relation
+                        triples.append((-float(low), a, b, r, (w, i, j, t_s, r, k, l, t_o)))
+        found += [t[-1] + (-t[0],) for t in sorted(triples)[: 2 * n]]
+    return sorted(found)
+
+
+@pytest.mark.parametrize("n_types,relation_rope,seed", [(1, True, 0), (2, False, 1), (1, False, 2)])
+def test_linking_candidate_pairs_finds_what_brute_force_finds(n_types, relation_rope, seed):
+    torch.manual_seed(seed)
+    module = GlobalPointerLinker(16, 7, head_size=8, dropout=0.0, relation_rope=relation_rope, n_entity_types=n_types).eval()
+    with torch.no_grad():
+        module.entity.qk.weight.mul_(3.0)
+        module.entity.bias.bias.sub_(3.0)
+        x = torch.randn(5, 30, 16)
+        lengths = torch.tensor([30, 9, 27, 3, 1])
+        ent, head, tail = (s.numpy() for s in module.scores(x))
+    total = capped = 0
+    for threshold, max_len in ((0.5, 4), (0.6, 8), (0.8, 2), (0.3, 30)):
+        cut = logit(threshold)
+        expected = _all_four_above(ent, head, tail, lengths, cut, max_len, n_types)
+        with torch.no_grad():
+            index, logits = module(x, lengths, threshold=cut, max_span_length=max_len, max_chunk_elements=1)
+        got = sorted(tuple(i) + (float(v),) for i, v in zip(index.tolist(), logits.tolist()))
+        assert [g[:8] for g in got] == [e[:8] for e in expected]
+        assert numpy.allclose([g[8] for g in got], [e[8] for e in expected], atol=1e-5)
+        total += len(got)
+        capped += max(numpy.bincount([e[0] for e in expected], minlength=5) - 2 * lengths.numpy()) == 0
+    assert total > 20 and capped  # the comparison saw triples, and a window at its 2L cap
+
+
+def test_untrained_linking_stays_bounded_and_independent_of_the_label_count():
+    # every score passes: at most max(8, L/3) entities per role and 2L triples per window
+    torch.manual_seed(0)
+    x = torch.randn(3, 60, 16)
+    lengths = torch.tensor([60, 30, 5])
+    for n_relations in (5, 216):
+        module = GlobalPointerLinker(16, n_relations, head_size=8, dropout=0.0).eval()
+        with torch.no_grad():
+            for layer in (module.entity, module.head, module.tail):
+                layer.bias.bias.fill_(50.0)
+            index, logits = module(x, lengths, threshold=0.0, max_span_length=8)
+        per_window = numpy.bincount(index[:, 0].numpy(), minlength=3)
+        assert per_window.tolist() == [120, 60, 10]
+        assert (index[:, 2] - index[:, 1] < 8).all() and (index[:, 6] - index[:, 5] < 8).all()
+        assert (index[:, [1, 2, 5, 6]] < lengths[index[:, 0]][:, None]).all()

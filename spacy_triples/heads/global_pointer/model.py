@@ -16,7 +16,7 @@ from ...losses import logit, multilabel_categorical_crossentropy
 from ...triples import TripleRow
 from .. import GoldRows, HeadSettings, TripleHead, build_triple_model
 from .pytorch import GlobalPointerLinker
-from .util import Candidates, decode_triples, make_masks, make_targets
+from .util import make_masks, make_targets, rows_from_links
 from .windows import plan_windows, window_token_index
 
 
@@ -30,13 +30,16 @@ class PairScores(NamedTuple):
 
 
 class PairCandidates(NamedTuple):
-    """Prediction output: the windows and the sparse candidates above the candidate threshold."""
+    """Prediction output: the windows and the linked triples above the candidate threshold.
+
+    ``index`` rows are (window, subject first, subject last, subject type, relation, object first,
+    object last, object type), window-relative; ``logit`` is each triple's smallest pointer logit.
+    """
 
     windows: numpy.ndarray
     n_docs: int
-    entity: Candidates
-    head: Candidates
-    tail: Candidates
+    index: numpy.ndarray
+    logit: numpy.ndarray
 
 
 class CandidateSettings(NamedTuple):
@@ -117,15 +120,12 @@ class GlobalPointerHead(TripleHead):
 
     def decode(self, outputs: PairCandidates, settings: HeadSettings) -> List[List[TripleRow]]:
         per_relation = any(t != settings.threshold for t in settings.thresholds)
-        return decode_triples(
+        return rows_from_links(
             outputs.windows,
             outputs.n_docs,
-            outputs.entity,
-            outputs.head,
-            outputs.tail,
+            outputs.index,
+            outputs.logit,
             list(settings.thresholds) if per_relation else settings.threshold,
-            settings.max_span_length,
-            n_types=settings.n_types,
         )
 
     def unlearnable(self, row: TripleRow, settings: HeadSettings) -> Optional[str]:
@@ -169,7 +169,7 @@ def _output_forward(model: Model, X: Tuple[List[Floats2d], Optional[CandidateSet
             zeros = ops.alloc4f(0, 1, 0, 0)
             out = PairScores(windows, zeros, zeros, zeros)
         else:
-            out = PairCandidates(windows, len(Xs), Candidates.empty(), Candidates.empty(), Candidates.empty())
+            out = PairCandidates(windows, len(Xs), numpy.zeros((0, 8), dtype="i"), numpy.zeros((0,), dtype="f"))
         return out, no_gradient(model, lengths, n_in)
     index = window_token_index(windows, lengths, pad_index=total)
     Xcat = ops.xp.concatenate([ops.flatten(Xs), ops.alloc2f(1, n_in)])
@@ -178,14 +178,8 @@ def _output_forward(model: Model, X: Tuple[List[Floats2d], Optional[CandidateSet
     window_lengths = windows[:, 2] - windows[:, 1]
     Y, backprop_torch = model.layers[0]((Xpad, window_lengths, None if is_train else candidates), is_train)
     if not is_train:
-        ent_i, ent_s, head_i, head_s, tail_i, tail_s = Y
-        out = PairCandidates(
-            windows,
-            len(Xs),
-            Candidates(ent_i.astype("i"), ent_s.astype("f")),
-            Candidates(head_i.astype("i"), head_s.astype("f")),
-            Candidates(tail_i.astype("i"), tail_s.astype("f")),
-        )
+        index, logits = Y
+        out = PairCandidates(windows, len(Xs), index.astype("i"), logits.astype("f"))
         return out, no_gradient(model, lengths, n_in)
 
     def backprop(dY: PairScores) -> List[Floats2d]:

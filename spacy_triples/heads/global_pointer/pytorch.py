@@ -35,14 +35,27 @@ class EfficientGlobalPointer(nn.Module):
         self.qk = nn.Linear(width, 2 * head_size)
         self.bias = nn.Linear(2 * head_size, 2 * n_heads)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def project(self, x: torch.Tensor):
+        """Per-token parts of the scores: q (N, W, d), k (N, W, d) and the per-head row and column
+        biases a, b (N, W, H), so that score[h, i, j] = <q_i, k_j> / sqrt(d) + a[i, h] + b[j, h]."""
         qk = self.qk(x)
         q, k = qk[..., ::2], qk[..., 1::2]
         if self.use_rope:
             q, k = rotary(q), rotary(k)
+        bias = self.bias(qk) / 2  # (N, W, 2H)
+        return q, k, bias[..., ::2], bias[..., 1::2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, a, b = self.project(x)
         base = torch.einsum("bmd,bnd->bmn", q, k) / math.sqrt(self.head_size)
-        bias = self.bias(qk).transpose(1, 2) / 2  # (N, 2H, W)
-        return base[:, None] + bias[:, ::2, :, None] + bias[:, 1::2, None, :]
+        return base[:, None] + a.transpose(1, 2)[:, :, :, None] + b.transpose(1, 2)[:, :, None, :]
+
+    def at(self, parts, window: torch.Tensor, row: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
+        """Scores of every head at the token pairs (window[p], row[p], col[p]): (P, H), without
+        building the (N, H, W, W) tensor."""
+        q, k, a, b = parts
+        base = (q[window, row] * k[window, col]).sum(-1) / math.sqrt(self.head_size)
+        return base[:, None] + a[window, row] + b[window, col]
 
 
 def valid_masks(lengths: torch.Tensor, width: int, max_span_length: int):
@@ -72,13 +85,64 @@ def sparse_above(scores: torch.Tensor, mask: torch.Tensor, cut: float, offset: i
     return index, logits
 
 
+def entity_caps(lengths: torch.Tensor) -> torch.Tensor:
+    """Most subject (and, apart, object) candidates kept per window of length L: max(8, ceil(L / 3)).
+
+    A trained model proposes far fewer entities than this; an untrained one, where about half of all
+    spans pass, is cut to the best ones, so relation scoring (pairs x relations) stays bounded.
+    """
+    return torch.clamp((lengths + 2) // 3, min=8)
+
+
+def top_entities(scores: torch.Tensor, cut: float, caps: torch.Tensor):
+    """The best spans above ``cut`` of one role, at most ``caps[w]`` per window.
+
+    scores: (n, T, W, W) logits of subjects (or objects) of each entity type, invalid spans at -inf.
+    Returns (window, type, first token, last token, logit), each (k,), sorted by window and, within
+    a window, by descending logit.
+    """
+    n, types, width, _ = scores.shape
+    flat = scores.reshape(n, types * width * width)
+    k = max(0, min(int(caps.max()) if n else 0, flat.shape[1]))
+    values, position = flat.topk(k, dim=-1)
+    keep = (values > cut) & (torch.arange(k, device=scores.device)[None, :] < caps[:, None])
+    window, rank = keep.nonzero(as_tuple=True)
+    position = position[window, rank]
+    area = width * width
+    return window, position // area, (position % area) // width, position % width, values[window, rank]
+
+
+def pair_up(subject_window: torch.Tensor, object_window: torch.Tensor, n_windows: int):
+    """Every (subject, object) index pair that shares a window; both inputs sorted by window.
+
+    Returns (subject index (P,), object index (P,)), grouped by subject.
+    """
+    device = subject_window.device
+    n_objects = torch.bincount(object_window, minlength=n_windows)
+    first_object = torch.cumsum(n_objects, 0) - n_objects
+    repeats = n_objects[subject_window]
+    subject = torch.repeat_interleave(torch.arange(len(subject_window), device=device), repeats)
+    block = torch.cumsum(repeats, 0) - repeats
+    within = torch.arange(int(repeats.sum()), device=device) - torch.repeat_interleave(block, repeats)
+    return subject, first_object[subject_window][subject] + within
+
+
+def best_per_window(window: torch.Tensor, score: torch.Tensor, caps: torch.Tensor) -> torch.Tensor:
+    """Indices (ascending) of the ``caps[w]`` highest scores of each window w."""
+    order = torch.argsort(score, descending=True, stable=True)
+    order = order[torch.argsort(window[order], stable=True)]
+    sorted_window = window[order]
+    rank = torch.arange(len(order), device=window.device) - torch.searchsorted(sorted_window, sorted_window)
+    return order[rank < caps[sorted_window]].sort().values
+
+
 class GlobalPointerLinker(nn.Module):
     """GPLinker: entity pointer (subject, object) + per-relation head and tail pointers.
 
-    forward(x, lengths) returns dense logits (entity (N, 2, W, W), head (N, R, W, W),
-    tail (N, R, W, W)) for training. With ``threshold`` (a logit) it returns only the positions
-    above it as sparse (index, logit) pairs (see ``sparse_above``), computed over chunks of
-    windows so that inference memory stays bounded however many windows a batch has.
+    forward(x, lengths) returns dense logits (entity (N, 2T, W, W), head (N, R, W, W),
+    tail (N, R, W, W)) for training. With ``threshold`` (a logit) it returns the linked triples
+    above it (see ``link``), computed over chunks of windows so that inference memory stays
+    bounded however many windows a batch has.
     """
 
     def __init__(
@@ -100,6 +164,7 @@ class GlobalPointerLinker(nn.Module):
         self.head = EfficientGlobalPointer(width, n_relations, head_size, use_rope=relation_rope)
         self.tail = EfficientGlobalPointer(width, n_relations, head_size, use_rope=relation_rope)
         self.n_relations = n_relations
+        self.n_entity_types = n_entity_types
 
     def scores(self, x: torch.Tensor, is_train: bool = False):
         x = F.dropout(x, self.dropout, training=is_train)
@@ -111,11 +176,60 @@ class GlobalPointerLinker(nn.Module):
         lengths: torch.Tensor,
         threshold: Optional[float] = None,
         max_span_length: int = 1_000_000,
-        max_chunk_elements: int = 2**24,
+        max_chunk_elements: int = 2**22,
         is_train: bool = False,
     ) -> Tuple[torch.Tensor, ...]:
         if threshold is None:
             return self.scores(x, is_train)
+        return self.link(x, lengths, threshold, max_span_length, max_chunk_elements)
+
+    def link(self, x: torch.Tensor, lengths: torch.Tensor, cut: float, max_span_length: int,
+             max_chunk_elements: int = 2**22) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Triples whose four scores (subject, object, head, tail) all exceed ``cut`` (a logit).
+
+        Entities are found first (``top_entities``); the head and tail pointers are then scored
+        only at the token pairs of candidate (subject, object) pairs, for every relation, instead
+        of over all W x W positions: the cost grows with the relation count only through those few
+        pairs. A window keeps at most 2L triples (L its length), the best ones. Returns
+        index (k, 8) of (window, subject first, subject last, subject type, relation,
+        object first, object last, object type), window-relative, and the triples' logits (k,):
+        the smallest of the four.
+        """
+        n, width = x.shape[0], x.shape[1]
+        types = self.n_entity_types
+        cap = int(entity_caps(lengths).max()) if n else 0
+        per_window = max(2 * types * width * width, cap * cap * self.n_relations * 4, 1)
+        chunk = max(1, max_chunk_elements // per_window)
+        index_parts, logit_parts = [], []
+        for start in range(0, n, chunk):
+            xs, ls = x[start : start + chunk], lengths[start : start + chunk]
+            ent_mask, _ = valid_masks(ls, width, max_span_length)
+            ent = self.entity(xs).float().masked_fill(~ent_mask, float("-inf"))
+            caps = entity_caps(ls)
+            sw, st, si, sj, sl = top_entities(ent[:, :types], cut, caps)
+            ow, ot, oi, oj, ol = top_entities(ent[:, types:], cut, caps)
+            s, o = pair_up(sw, ow, len(xs))
+            w = sw[s]
+            head = self.head.at(self.head.project(xs), w, si[s], oi[o]).float()
+            tail = self.tail.at(self.tail.project(xs), w, sj[s], oj[o]).float()
+            score = torch.minimum(torch.minimum(head, tail), torch.minimum(sl[s], ol[o])[:, None])
+            pair, relation = (score > cut).nonzero(as_tuple=True)
+            logit = score[pair, relation]
+            keep = best_per_window(w[pair], logit, 2 * ls)
+            pair, relation, logit = pair[keep], relation[keep], logit[keep]
+            s, o = s[pair], o[pair]
+            index_parts.append(torch.stack([w[pair] + start, si[s], sj[s], st[s], relation, oi[o], oj[o], ot[o]], dim=1))
+            logit_parts.append(logit)
+        if not index_parts:
+            return torch.zeros((0, 8), dtype=torch.long, device=x.device), torch.zeros((0,), device=x.device)
+        return torch.cat(index_parts), torch.cat(logit_parts)
+
+    def candidates(self, x: torch.Tensor, lengths: torch.Tensor, threshold: float, max_span_length: int = 1_000_000,
+                   max_chunk_elements: int = 2**22) -> Tuple[torch.Tensor, ...]:
+        """Reference path (the decoder before ``link``): dense head and tail scores over every
+        position pair and relation, returned as sparse candidates of each pointer (``sparse_above``)
+        for ``util.decode_triples``. Its cost grows with W x W x R; kept to check ``link`` against.
+        """
         n, width = x.shape[0], x.shape[1]
         per_window = max((self.entity.bias.out_features // 2 + 2 * self.n_relations) * width * width, 1)
         chunk = max(1, max_chunk_elements // per_window)
@@ -123,7 +237,7 @@ class GlobalPointerLinker(nn.Module):
         for start in range(0, n, chunk):
             xs, ls = x[start : start + chunk], lengths[start : start + chunk]
             ent_mask, pair_mask = valid_masks(ls, width, max_span_length)
-            ent, head, tail = self.scores(xs, is_train)
+            ent, head, tail = self.scores(xs)
             for k, (s, m) in enumerate(((ent, ent_mask), (head, pair_mask), (tail, pair_mask))):
                 index, logit = sparse_above(s, m, threshold, start)
                 out[2 * k].append(index)

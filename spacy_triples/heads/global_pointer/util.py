@@ -156,6 +156,42 @@ def decode_triples(
 
 
 
+def rows_from_links(
+    windows: numpy.ndarray,
+    n_docs: int,
+    index: numpy.ndarray,
+    logits: numpy.ndarray,
+    threshold: Union[float, Sequence[float]],
+) -> List[List[TripleRow]]:
+    """Linked triples (``GlobalPointerLinker.link``) -> rows per doc, in doc token offsets.
+
+    ``index`` rows are (window, subject first, subject last, subject type, relation, object first,
+    object last, object type), window-relative; a triple is kept when its logit exceeds the
+    threshold (a probability; one for all relations, or one per relation). A triple found in
+    several overlapping windows is kept once per typing, with its best score (``merge_best``).
+    """
+    found: List[List[TripleRow]] = [[] for _ in range(n_docs)]
+    if len(index) == 0:
+        return found
+    index = numpy.asarray(index, dtype="i")
+    logits = numpy.asarray(logits, dtype="f")
+    if isinstance(threshold, (int, float)):
+        keep = logits > logit(threshold)
+    else:
+        cuts = numpy.asarray([logit(t) for t in threshold], dtype="float64")
+        keep = logits > cuts[index[:, 4]]
+    index, logits = index[keep], logits[keep]
+    docs = windows[index[:, 0], 0]
+    offset = windows[index[:, 0], 1]
+    spans = index[:, [1, 2, 5, 6]] + offset[:, None]
+    scores = sigmoid(logits.astype("float64"))
+    for doc, (s0, s1, o0, o1), (_, _, _, s_type, rel, _, _, o_type), score in zip(
+        docs.tolist(), spans.tolist(), index.tolist(), scores.tolist()
+    ):
+        found[doc].append(TripleRow(s0, s1 + 1, rel, o0, o1 + 1, s_type, o_type, score))
+    return [merge_best(rows, typed=True) for rows in found]
+
+
 def _filter(cands: Candidates, cut: float, max_span_length: Optional[int] = None, cuts=None) -> Candidates:
     """Keep candidates above ``cut``, or above ``cuts[head]`` per relation head when given."""
     keep = cands.logit > (cut if cuts is None else cuts[cands.index[:, 1]])
