@@ -72,6 +72,7 @@ DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
         "typed_entities": None,
         "set_ents": False,
         "schema": None,
+        "head_learn_rate_scale": 1.0,
         "scorer": {"@scorers": "spacy_triples.triple_scorer.v1"},
     },
     # spacy train logs the keys whose weight is not None: six triple columns; the rest are in
@@ -102,6 +103,7 @@ def make_triple_extractor(
     typed_entities: Optional[bool],
     set_ents: bool,
     schema: Optional[Any],
+    head_learn_rate_scale: float,
     scorer: Optional[Callable],
 ) -> "TripleExtractor":
     """Create a TripleExtractor: joint subject/object/relation extraction into doc._.triples.
@@ -117,6 +119,11 @@ def make_triple_extractor(
         entities set before, e.g. by an NER, are kept where they overlap no predicted span).
     schema: relation schema (a file path, DuIE or 'rel: [subj types] -> [obj types]' lines, or a
         dict): decoding keeps only triples whose entity types it allows. None: no constraint.
+    head_learn_rate_scale: the head's parameters are updated with the optimizer's learning rate
+        times this (its schedule included); the tok2vec inside the model, and an upstream
+        transformer or tok2vec that the model listens to, keep the optimizer's own rate. A freshly
+        initialised head next to a pretrained encoder learns best at a higher rate than the
+        encoder's fine-tuning rate (see the README's accuracy table).
     """
     return TripleExtractor(
         nlp.vocab,
@@ -129,6 +136,7 @@ def make_triple_extractor(
         typed_entities=typed_entities,
         set_ents=set_ents,
         schema=schema,
+        head_learn_rate_scale=head_learn_rate_scale,
         scorer=scorer,
     )
 
@@ -147,6 +155,24 @@ def _check_settings(threshold: Any, thresholds: Any, max_span_length: Any, where
             raise ValueError(f"triple_extractor ({where}): thresholds[{label!r}] must be a number in (0, 1), got {value!r}.")
     if isinstance(max_span_length, bool) or not isinstance(max_span_length, int) or max_span_length < 1:
         raise ValueError(f"triple_extractor ({where}): max_span_length must be an integer >= 1, got {max_span_length!r}.")
+
+
+def _check_learn_rate_scale(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < float("inf"):
+        raise ValueError(
+            f"triple_extractor ({where}): head_learn_rate_scale must be a positive number, got {value!r}."
+        )
+
+
+class _ScaledRate:
+    """An optimizer seen through ``lr_scale``: every update uses ``scale`` times its learning rate."""
+
+    def __init__(self, optimizer: Optimizer, scale: float):
+        self.optimizer = optimizer
+        self.scale = scale
+
+    def __call__(self, key, weights, gradient, *, lr_scale: float = 1.0):
+        return self.optimizer(key, weights, gradient, lr_scale=lr_scale * self.scale)
 
 
 def _check_label_list(value: Any, what: str, where: str) -> List[str]:
@@ -173,9 +199,11 @@ class TripleExtractor(TrainablePipe):
         typed_entities: Optional[bool] = None,
         set_ents: bool = False,
         schema: Optional[Any] = None,
+        head_learn_rate_scale: float = 1.0,
         scorer: Optional[Callable] = None,
     ) -> None:
         install_extensions()
+        _check_learn_rate_scale(head_learn_rate_scale, "config")
         thresholds = dict(thresholds or {})
         _check_settings(threshold, thresholds, max_span_length, "config")
         get_triple_head(model)  # a clear error now for a model that is not a triple head
@@ -196,6 +224,7 @@ class TripleExtractor(TrainablePipe):
             # a schema file is read at initialize() and stored here, so a saved pipeline needs no file
             "schema": load_relation_schema(schema) if isinstance(schema, dict) else {},
             "width": None,
+            "head_learn_rate_scale": float(head_learn_rate_scale),
         }
 
     # ----------------------------------------------------------------- labels
@@ -326,6 +355,26 @@ class TripleExtractor(TrainablePipe):
         losses[self.name] += loss
         return losses
 
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Update the weights; the head's (the ``output_layer`` ref) at ``head_learn_rate_scale``
+        times the optimizer's rate."""
+        scale = float(self.cfg.get("head_learn_rate_scale", 1.0))
+        if scale == 1.0 or not self.model.has_ref("output_layer"):
+            self.model.finish_update(sgd)
+            return
+        head_ids = {node.id for node in self.model.get_ref("output_layer").walk()}
+        scaled = _ScaledRate(sgd, scale)
+        # Model.finish_update, with the optimizer chosen per node
+        for node in self.model.walk():
+            for shim in node.shims:
+                shim.finish_update(scaled if node.id in head_ids else sgd)
+        for node in self.model.walk():
+            optimizer = scaled if node.id in head_ids else sgd
+            for name in node.param_names:
+                if node.has_grad(name):
+                    param, grad = optimizer((node.id, name), node.get_param(name), node.get_grad(name))
+                    node.set_param(name, param)
+
     def get_loss(self, examples: Iterable[Example], outputs) -> Tuple[float, Any]:
         """The head's loss and its gradient for the model's training outputs on ``examples``."""
         settings = self.settings()
@@ -426,6 +475,7 @@ class TripleExtractor(TrainablePipe):
         if isinstance(cfg.get("thresholds"), dict):
             cfg["thresholds"] = {k: round(v, 6) if isinstance(v, float) else v for k, v in cfg["thresholds"].items()}
         _check_settings(cfg.get("threshold"), cfg.get("thresholds") or {}, cfg.get("max_span_length"), what)
+        _check_learn_rate_scale(cfg.get("head_learn_rate_scale", 1.0), what)
         width = cfg.get("width")
         if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
             raise ValueError(f"triple_extractor ({what}): width must be a positive integer, got {width!r}.")

@@ -129,6 +129,8 @@ def pair_up(subject_window: torch.Tensor, object_window: torch.Tensor, n_windows
 
 def best_per_window(window: torch.Tensor, score: torch.Tensor, caps: torch.Tensor) -> torch.Tensor:
     """Indices (ascending) of the ``caps[w]`` highest scores of each window w."""
+    if len(window) == 0 or bool((torch.bincount(window, minlength=len(caps)) <= caps).all()):
+        return torch.arange(len(window), device=window.device)  # no window over its cap: keep all
     order = torch.argsort(score, descending=True, stable=True)
     order = order[torch.argsort(window[order], stable=True)]
     sorted_window = window[order]

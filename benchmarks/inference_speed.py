@@ -1,0 +1,262 @@
+"""Inference cost of the triple head against its encoder (issue 15), in one command:
+
+    python benchmarks/inference_speed.py [--models training/bench] [--threads 2] [--docs 400]
+
+Every figure is measured in its own process with ``--threads`` torch threads, on the first
+``--docs`` WebNLG test sentences (216 relation labels), ``nlp.pipe`` with batch 64, best of 3:
+
+* ratio: words/s of encoder + triple_extractor over words/s of the encoder alone (the same
+  pipeline with only the encoder enabled), for MiniLM and DGCNN, each head, freshly initialised
+  (216 labels from the WebNLG training set, untrained) and trained (the pipelines that
+  ``compare_architectures.py --one CONFIG webnlg`` saves under ``--models``; missing ones are
+  reported as such). Goals: >= 0.90 with MiniLM, >= 0.50 with DGCNN.
+* scaling: head milliseconds per document of fresh heads on the DGCNN encoder with 5, 50 and 216
+  synthetic relation labels. Goal: at 216 labels at most 2x the time at 5.
+* accuracy: test F1 of each trained GlobalPointer pipeline with the candidate-pair decoder
+  (``GlobalPointerLinker.link``) and with the dense reference decoder it replaced
+  (``GlobalPointerLinker.candidates`` + ``util.decode_triples``, which scores every position pair
+  for every relation). Goal: within 0.3 F1.
+
+Needs the converted WebNLG corpus (python benchmarks/convert_datasets.py). Writes
+benchmarks/results/inference_speed.json and prints a markdown table.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus" / "converted"
+TEST = CORPUS / "webnlg__test_triples.json.spacy"
+TRAIN = CORPUS / "webnlg__train_triples.json.spacy"
+CONFIGS = {("transformer", "global_pointer"): "transformer", ("transformer", "pointer"): "pointer_transformer",
+           ("dgcnn", "global_pointer"): "dgcnn", ("dgcnn", "pointer"): "pointer_dgcnn"}
+UPSTREAM = {"transformer": "transformer", "dgcnn": "tok2vec"}
+GOALS = {"transformer": 0.90, "dgcnn": 0.50}
+
+
+def _docs(path: Path, limit=None):
+    import spacy
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("en")
+    return list(DocBin().from_disk(path).get_docs(nlp.vocab))[:limit]
+
+
+def _wps(nlp, texts, n_words, batch_size=64, repeats=3):
+    list(nlp.pipe(texts[:batch_size], batch_size=batch_size))  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        list(nlp.pipe(texts, batch_size=batch_size))
+        best = min(best, time.perf_counter() - start)
+    return n_words / best
+
+
+def fresh_pipeline(config: str, models: Path, labels=None, n_init: int = 64):
+    """A pipeline from configs/CONFIG.cfg initialised (not trained) on WebNLG training docs,
+    with the relation labels of the whole training set (or ``labels``)."""
+    import spacy
+    from spacy.training import Example
+    from thinc.api import Config
+
+    cfg = Config().from_disk(ROOT / "configs" / f"{config}.cfg")
+    if "vectors" in cfg["paths"] and "transformer" not in config:
+        cfg["paths"]["vectors"] = str(models / "vectors")
+    nlp = spacy.util.load_model_from_config(cfg, auto_fill=True, validate=True)
+    refs = _docs(TRAIN)
+    if labels is None:
+        labels = sorted({t.relation for d in refs for t in d._.triples})
+    nlp.config["initialize"]["components"]["triple_extractor"] = {"labels": labels}
+    nlp.config["initialize"]["vectors"] = cfg["paths"].get("vectors")
+    examples = [Example(nlp.make_doc(d.text), d) for d in refs[:n_init]]
+    nlp.initialize(lambda: examples)
+    return nlp
+
+
+def ratio(encoder: str, head: str, state: str, models: Path, n_docs: int) -> dict:
+    """Words/s of encoder + triple_extractor over the encoder alone, same process, same batches."""
+    import spacy
+
+    config = CONFIGS[(encoder, head)]
+    if state == "trained":
+        path = models / f"webnlg-{config}" / "model-best"
+        if not path.exists():
+            return {"error": f"no trained pipeline at {path.relative_to(ROOT)}: run python benchmarks/"
+                             f"compare_architectures.py --one {config} webnlg"}
+        nlp = spacy.load(path)
+    else:
+        nlp = fresh_pipeline(config, models)
+    docs = _docs(TEST, n_docs)
+    texts, n_words = [d.text for d in docs], sum(len(d) for d in docs)
+    full, alone = [], []
+    for _ in range(2):  # interleaved, so that a slow phase of the machine hits both
+        full.append(_wps(nlp, texts, n_words))
+        with nlp.select_pipes(enable=[UPSTREAM[encoder]]):
+            alone.append(_wps(nlp, texts, n_words))
+    triples = sum(len(d._.triples) for d in nlp.pipe(texts, batch_size=64))
+    pipe = nlp.get_pipe("triple_extractor")
+    return {"encoder": encoder, "head": head, "state": state, "labels": len(pipe.labels), "docs": len(texts),
+            "words": n_words, "triples_predicted": triples, "encoder_alone_wps": round(max(alone), 1),
+            "full_wps": round(max(full), 1), "ratio": round(max(full) / max(alone), 3), "goal": GOALS[encoder]}
+
+
+def scaling(head: str, n_labels: int, models: Path, n_docs: int) -> dict:
+    """Head ms per document (fresh head on the DGCNN encoder) with ``n_labels`` synthetic labels."""
+    import torch
+
+    nlp = fresh_pipeline(CONFIGS[("dgcnn", head)], models, labels=[f"rel_{i}" for i in range(n_labels)], n_init=8)
+    docs = [nlp.make_doc(d.text) for d in _docs(TEST, n_docs)]
+    pipe, tok2vec = nlp.get_pipe("triple_extractor"), nlp.get_pipe("tok2vec")
+    list(pipe.pipe(tok2vec.pipe(docs[:64], batch_size=64), batch_size=64))  # warm-up
+    best_encoder = best_head = float("inf")
+    for _ in range(3):
+        fresh = [nlp.make_doc(d.text) for d in docs]
+        start = time.perf_counter()
+        encoded = list(tok2vec.pipe(fresh, batch_size=64))
+        best_encoder = min(best_encoder, time.perf_counter() - start)
+        start = time.perf_counter()
+        with torch.no_grad():
+            done = list(pipe.pipe(encoded, batch_size=64))
+        best_head = min(best_head, time.perf_counter() - start)
+    return {"head": head, "labels": n_labels, "docs": len(docs), "triples_predicted": sum(len(d._.triples) for d in done),
+            "encoder_ms_per_doc": round(1000 * best_encoder / len(docs), 3),
+            "head_ms_per_doc": round(1000 * best_head / len(docs), 3)}
+
+
+def reference_link(self, x, lengths, cut, max_span_length, max_chunk_elements=2**22):
+    """GlobalPointerLinker.link computed the way it was before: dense scores over every position
+    pair and relation (``candidates``), linked by ``util.decode_triples``."""
+    import numpy
+    import torch
+
+    from spacy_triples.heads.global_pointer.util import Candidates, decode_triples
+    from spacy_triples.losses import logit, sigmoid
+
+    cands = [c.cpu().numpy() for c in self.candidates(x, lengths, cut, max_span_length)]
+    ent, head, tail = (Candidates(cands[k].astype("i"), cands[k + 1]) for k in (0, 2, 4))
+    windows = numpy.asarray([[w, 0, int(n)] for w, n in enumerate(lengths.tolist())], dtype="i")
+    rows = decode_triples(windows, len(windows), ent, head, tail, float(sigmoid(cut)), max_span_length,
+                          n_types=self.n_entity_types)
+    index = [[w, r.subject_start, r.subject_end - 1, r.subject_type, r.relation, r.object_start, r.object_end - 1,
+              r.object_type] for w, doc_rows in enumerate(rows) for r in doc_rows]
+    logits = [logit(min(max(r.score, 1e-12), 1 - 1e-7)) for doc_rows in rows for r in doc_rows]
+    return (torch.tensor(index, dtype=torch.long).reshape(-1, 8), torch.tensor(logits, dtype=torch.float32))
+
+
+def accuracy(config: str, models: Path) -> dict:
+    """Test F1 of a trained GlobalPointer pipeline with the candidate-pair and the dense decoder."""
+    import spacy
+    from spacy.training import Example
+
+    from spacy_triples.heads.global_pointer.pytorch import GlobalPointerLinker
+
+    path = models / f"webnlg-{config}" / "model-best"
+    if not path.exists():
+        return {"error": f"no trained pipeline at {path.relative_to(ROOT)}"}
+    nlp = spacy.load(path)
+    refs = _docs(TEST)
+    result = {"config": config, "docs": len(refs)}
+    for name in ("candidate_pairs", "dense_reference"):
+        if name == "dense_reference":
+            GlobalPointerLinker.link = reference_link
+        examples = [Example(nlp.make_doc(d.text), d) for d in refs]
+        start = time.perf_counter()
+        scores = nlp.evaluate(examples)
+        result[name] = {"triples_f": round(100 * (scores["triples_f"] or 0.0), 2),
+                        "triples_p": round(100 * (scores["triples_p"] or 0.0), 2),
+                        "triples_r": round(100 * (scores["triples_r"] or 0.0), 2), "seconds": round(time.perf_counter() - start, 1)}
+    result["f1_difference"] = round(result["candidate_pairs"]["triples_f"] - result["dense_reference"]["triples_f"], 2)
+    return result
+
+
+def _sub(args: argparse.Namespace, *call) -> dict:
+    cmd = [sys.executable, __file__, "--threads", str(args.threads), "--models", str(args.models), "--docs", str(args.docs),
+           "--call", *map(str, call)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+    if not lines:
+        return {"call": list(call), "error": (out.stderr.strip().splitlines() or ["no output"])[-1]}
+    result = json.loads(lines[-1][7:])
+    print(json.dumps(result), file=sys.stderr, flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default=str(ROOT / "training" / "bench"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--docs", type=int, default=400)
+    parser.add_argument("--only", nargs="*", default=["ratio", "scaling", "accuracy"])
+    parser.add_argument("--call", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    models = Path(args.models)
+    if args.call:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        name, *rest = args.call
+        if name == "ratio":
+            result = ratio(rest[0], rest[1], rest[2], models, args.docs)
+        elif name == "scaling":
+            result = scaling(rest[0], int(rest[1]), models, args.docs)
+        else:
+            result = accuracy(rest[0], models)
+        print("RESULT " + json.dumps(result))
+        return
+    if not TEST.exists():
+        sys.exit(f"Missing {TEST}: run python benchmarks/convert_datasets.py first.")
+    if not (models / "vectors").exists():
+        subprocess.run([sys.executable, "-m", "spacy_triples", "init-vectors", str(models / "vectors")], check=True)
+    out_file = ROOT / "benchmarks" / "results" / "inference_speed.json"
+    results = json.loads(out_file.read_text()) if out_file.exists() else {}
+    results.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}, no GPU",
+                    "command": "python benchmarks/inference_speed.py " + " ".join(sys.argv[1:])})
+    if "ratio" in args.only:
+        results["ratio"] = [_sub(args, "ratio", enc, head, state) for enc in ("transformer", "dgcnn")
+                            for head in ("global_pointer", "pointer") for state in ("fresh", "trained")]
+    if "scaling" in args.only:
+        results["scaling"] = [_sub(args, "scaling", head, n) for head in ("global_pointer", "pointer") for n in (5, 50, 216)]
+    if "accuracy" in args.only:
+        results["accuracy"] = [_sub(args, "accuracy", config) for config in ("transformer", "dgcnn")]
+    out_file.write_text(json.dumps(results, indent=2) + "\n")
+    print(markdown(results))
+
+
+def markdown(r: dict) -> str:
+    lines = [f"Machine: {r['machine']}. Command: `{r['command']}`.", "",
+             "| encoder | head | state | labels | encoder alone w/s | full w/s | ratio | goal |", "|---|---|---|---|---|---|---|---|"]
+    for row in r.get("ratio", []):
+        if "error" in row:
+            lines.append(f"| {' '.join(row.get('call', [])[1:])} | error: {row['error']} | | | | | | |")
+            continue
+        ok = "met" if row["ratio"] >= row["goal"] else "**missed**"
+        lines.append(f"| {row['encoder']} | {row['head']} | {row['state']} | {row['labels']} | {row['encoder_alone_wps']} | "
+                     f"{row['full_wps']} | **{row['ratio']}** | >= {row['goal']} ({ok}) |")
+    if r.get("scaling"):
+        lines += ["", "| head (fresh, DGCNN) | labels | encoder ms/doc | head ms/doc | x of 5 labels |", "|---|---|---|---|---|"]
+        base = {}
+        for row in r["scaling"]:
+            if "error" in row:
+                lines.append(f"| {row.get('call')} | error: {row['error']} | | | |")
+                continue
+            base.setdefault(row["head"], row["head_ms_per_doc"])
+            lines.append(f"| {row['head']} | {row['labels']} | {row['encoder_ms_per_doc']} | {row['head_ms_per_doc']} | "
+                         f"{row['head_ms_per_doc'] / base[row['head']]:.2f} (goal <= 2) |")
+    if r.get("accuracy"):
+        lines += ["", "| trained GlobalPointer | test F1 candidate pairs | test F1 dense reference | difference |", "|---|---|---|---|"]
+        for row in r["accuracy"]:
+            if "error" in row:
+                lines.append(f"| {row.get('call')} | error: {row['error']} | | |")
+                continue
+            lines.append(f"| {row['config']} (WebNLG) | {row['candidate_pairs']['triples_f']} | "
+                         f"{row['dense_reference']['triples_f']} | {row['f1_difference']} (goal within 0.3) |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
