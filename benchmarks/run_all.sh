@@ -14,3 +14,4 @@ $PY benchmarks/compare_architectures.py --budget "$BUDGET" --datasets conll04 we
 $PY benchmarks/compare_architectures.py --budget "$BUDGET" --datasets webnlg_star --configs dgcnn pointer_dgcnn
 $PY benchmarks/compare_architectures.py --budget "$ZH_BUDGET" --datasets duie2 lic2019 --configs zh_dgcnn zh_pointer_dgcnn
 $PY benchmarks/suite.py
+$PY benchmarks/inference_speed.py

@@ -1,4 +1,6 @@
-"""Speed, memory and scaling benchmarks (issue 5). Accuracy comes from compare_architectures.py.
+"""Training speed and long-document memory benchmarks (issue 5). Accuracy comes from
+compare_architectures.py; inference speed against the encoder and relation-count scaling from
+inference_speed.py.
 
     python benchmarks/suite.py [--models training/bench] [--threads 2]
 
@@ -28,29 +30,6 @@ def _texts(limit=None):
     nlp = spacy.blank("en")
     docs = list(DocBin().from_disk(TEST).get_docs(nlp.vocab))[:limit]
     return [d.text for d in docs], sum(len(d) for d in docs)
-
-
-def _wps(nlp, texts, n_words, batch_size=64, repeats=2):
-    list(nlp.pipe(texts[:64], batch_size=batch_size))  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        list(nlp.pipe(texts, batch_size=batch_size))
-        best = min(best, time.perf_counter() - start)
-    return n_words / best
-
-
-def inference_ratio(model_dir: Path, upstream: str) -> dict:
-    """Words/s of the upstream encoder alone vs encoder + triple_extractor, same process and batches."""
-    import spacy
-
-    nlp = spacy.load(model_dir)
-    texts, n_words = _texts()
-    full = _wps(nlp, texts, n_words)
-    with nlp.select_pipes(enable=[upstream]):
-        alone = _wps(nlp, texts, n_words)
-    return {"model": str(model_dir.relative_to(ROOT)), "encoder_alone_wps": round(alone, 1),
-            "full_wps": round(full, 1), "ratio": round(full / alone, 3), "goal": ">= 0.90"}
 
 
 def training_ratio(steps: int = 12, batch: int = 16) -> dict:
@@ -109,39 +88,6 @@ def one_long_doc(model_dir: str, n_words: int) -> dict:
             "rss_growth_mib": round(peak - base_rss, 1), "triples": len(doc._.triples)}
 
 
-def relation_scaling(n_labels: int) -> dict:
-    """Seconds per doc of a GlobalPointer head (on the DGCNN encoder) with n synthetic relation labels."""
-    import spacy
-    from spacy.tokens import Doc
-    from spacy.training import Example
-    from thinc.api import Config
-
-    import torch
-
-    config = Config().from_disk(ROOT / "configs" / "dgcnn.cfg")
-    config["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] = False
-    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
-    labels = [f"rel_{i}" for i in range(n_labels)]
-    gold = Doc(nlp.vocab, words=["a", "b", "c"])
-    gold._.triples = [(gold[0:1], labels[0], gold[2:3])]
-    nlp.config["initialize"]["components"]["triple_extractor"] = {"labels": labels}
-    nlp.initialize(lambda: [Example(Doc(nlp.vocab, words=["a", "b", "c"]), gold)])
-    texts, _ = _texts(300)
-    docs = [nlp.make_doc(t) for t in texts]
-    pipe = nlp.get_pipe("triple_extractor")
-    tok2vec = nlp.get_pipe("tok2vec")
-    list(tok2vec.pipe(docs[:32]))
-    start = time.perf_counter()
-    docs = list(tok2vec.pipe(docs, batch_size=64))
-    enc = time.perf_counter() - start
-    start = time.perf_counter()
-    with torch.no_grad():
-        list(pipe.pipe(docs, batch_size=64))
-    head = time.perf_counter() - start
-    return {"labels": len(pipe.labels), "docs": len(docs), "encoder_ms_per_doc": round(1000 * enc / len(docs), 2),
-            "head_ms_per_doc": round(1000 * head / len(docs), 2)}
-
-
 def _sub(func: str, *args) -> dict:
     out = subprocess.run([sys.executable, __file__, "--call", func, *map(str, args)], capture_output=True, text=True)
     lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
@@ -161,19 +107,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.call:
         name, *rest = args.call
-        func = {"inference_ratio": lambda m, u: inference_ratio(Path(m), u), "training_ratio": lambda: training_ratio(),
-                "one_long_doc": lambda m, n: one_long_doc(m, int(n)), "relation_scaling": lambda n: relation_scaling(int(n))}[name]
+        func = {"training_ratio": lambda: training_ratio(), "one_long_doc": lambda m, n: one_long_doc(m, int(n))}[name]
         print("RESULT " + json.dumps(func(*rest)))
         return
     models = Path(args.models)
     trf, cnn = models / "webnlg-transformer" / "model-best", models / "webnlg-dgcnn" / "model-best"
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}, no GPU",
                "command": "python benchmarks/suite.py " + " ".join(sys.argv[1:])}
-    results["inference"] = [_sub("inference_ratio", trf, "transformer"), _sub("inference_ratio", cnn, "tok2vec")]
     results["training"] = _sub("training_ratio")
     results["long_docs"] = {name: [_sub("one_long_doc", m, n) for n in (1000, 5000, 20000, 50000)]
                             for name, m in (("dgcnn", cnn), ("transformer", trf))}
-    results["relations"] = [_sub("relation_scaling", n) for n in (5, 50, 216)]
     out = ROOT / "benchmarks" / "results" / "suite.json"
     out.write_text(json.dumps(results, indent=2))
     print(markdown(results))
@@ -181,12 +124,6 @@ def main() -> None:
 
 def markdown(r: dict) -> str:
     lines = [f"Machine: {r['machine']}.", "", "| measure | figure | goal |", "|---|---|---|"]
-    for inf in r["inference"]:
-        if "error" in inf:
-            lines.append(f"| inference | error: {inf['error']} | |")
-            continue
-        lines.append(f"| inference `{inf['model']}`: encoder alone / full pipeline (words/s) | {inf['encoder_alone_wps']} / "
-                     f"{inf['full_wps']} = **{inf['ratio']}** | {inf['goal']} |")
     t = r["training"]
     if "error" not in t:
         lines.append(f"| training words/s: transformer + triple_extractor / transformer + tagger | {t['triple_extractor_wps']} / "
@@ -199,10 +136,6 @@ def markdown(r: dict) -> str:
             goal = "< 2048 MiB peak" if row["words"] == 20000 else "linear"
             lines.append(f"| {name}: one doc of {row['words']} words ({row['tokens']} tokens) | {row['seconds']} s, peak RSS "
                          f"{row['peak_rss_mib']} MiB (+{row['rss_growth_mib']}) | {goal} |")
-    for row in r["relations"]:
-        if "error" not in row:
-            lines.append(f"| {row['labels']} relation labels: encoder / head ms per doc | {row['encoder_ms_per_doc']} / "
-                         f"{row['head_ms_per_doc']} | head not x labels |")
     return "\n".join(lines)
 
 
