@@ -29,6 +29,8 @@ DATASETS = {
     # Chinese: no test labels are public, so the dev set is scored (and also used for model selection)
     "duie2": ("duie2__duie_train_5000.json", "duie2__duie_dev_2000.json", "duie2__duie_dev_2000.json"),
     "lic2019": ("lic2019_duie1__train_data_2000.json", "lic2019_duie1__dev_data_200.json", "lic2019_duie1__dev_data_200.json"),
+    # the bundled CoNLL04 sample that scripts/main.sh converts to corpus/ (no test part: dev is scored)
+    "sample": ("../train", "../dev", "../dev"),
 }
 SCHEMAS = {"duie2": "duie2/duie_schema.json", "lic2019": "lic2019_duie1/all_50_schemas"}
 DATA = ROOT.parent / "shared" / "data"
