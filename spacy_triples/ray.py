@@ -591,7 +591,7 @@ def extract_to_folder(model: str, input_path: str, output: str, *, input_format:
                               gpus_per_actor=gpus_per_actor, max_length=max_length)
         sink = ShardDatasink(output, output_format, rows_per_shard)
         # write tasks ask for no CPU either (see read_records)
-        out.write_datasink(sink, ray_remote_args={"num_cpus": 0}, concurrency=max(2, num_actors))
+        out.write_datasink(sink, ray_remote_args={"num_cpus": 0})
         seconds = time.perf_counter() - start
     finally:
         if started:
