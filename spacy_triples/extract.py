@@ -70,7 +70,8 @@ def _unencodable(text: str, where: str) -> Optional[str]:
     return None
 
 
-def _lines(handle: IO[bytes]) -> Iterator[Tuple[int, bytes]]:
+def iter_lines(handle: IO[bytes]) -> Iterator[Tuple[int, bytes]]:
+    """(line number from 1, line without its end) of a binary input; lines end at b"\\n" only."""
     for n, raw in enumerate(handle, 1):
         yield n, raw.rstrip(b"\r\n")
 
@@ -119,7 +120,7 @@ def _open(path: str) -> IO[bytes]:
 def _read_text(path: str) -> Iterator[InputRecord]:
     handle = _open(path)
     try:
-        for n, raw in _lines(handle):
+        for n, raw in iter_lines(handle):
             yield parse_text_line(n, raw)
     finally:
         if handle is not sys.stdin.buffer:
@@ -129,7 +130,7 @@ def _read_text(path: str) -> Iterator[InputRecord]:
 def _read_jsonl(path: str) -> Iterator[InputRecord]:
     handle = _open(path)
     try:
-        for n, raw in _lines(handle):
+        for n, raw in iter_lines(handle):
             yield parse_jsonl_line(n, raw)
     finally:
         if handle is not sys.stdin.buffer:

@@ -15,7 +15,8 @@ Needs ``pip install "spacy-triples[ray]"``. The records are those of the single-
 Order: every record carries its place in the input, ``seq`` = (number of its file in the sorted list
 of input files << 32) + its line (or row) number in that file. Shards are named ``part-<first seq,
 20 digits>`` and each holds consecutive records in order, so the shards in name order are the
-input order: the JSONL shards concatenated are byte for byte the file ``extract`` writes.
+input order: the JSONL shards concatenated are the file ``extract`` writes (scores may differ in the
+last digits, as padding depends on which documents share a batch).
 
 Ids: a record without its own id gets its line (row) number, as in ``extract``; when the input has
 several files, ``"<file>:<line>"`` so that ids stay unique. An id crosses the Arrow boundary as JSON,
@@ -42,7 +43,7 @@ from ray.data.block import Block
 from ray.data.datasource import Datasink, FileBasedDatasource
 
 from .extract import (ExtractSummary, InputRecord, check_positive, check_record, dump_record, output_record,
-                      parse_file, parse_jsonl_line, parse_text_line, record_from_object, _lines)
+                      iter_lines, parse_file, parse_jsonl_line, parse_text_line, record_from_object)
 
 # columns of the records read by read_records (reserved names: a Dataset of your own has `text`, ...)
 SEQ, INPUT = "_seq", "_input"
@@ -224,11 +225,12 @@ def shard_name(first_seq: Optional[int], task_index: int, output_format: str) ->
     return f"{stem}.{output_format}"
 
 
-def check_complete(shards: List[Dict[str, Any]], line_keys: bool = True) -> List[str]:
+def check_complete(shards: List[Dict[str, Any]], file_names: Optional[List[str]] = None) -> List[str]:
     """Problems with a written output, from the write results (one dict per shard: ``file``,
     ``first``, ``last`` order keys, and ``lines``: {file number: [records, first line, last line]}).
-    Shards must not overlap (one record written twice, or name order not the input order); with
-    line keys every input file must be covered from line 1 with no gap (a record lost)."""
+    Shards must not overlap (one record written twice, or name order not the input order), and every
+    input file must be covered from line 1 with no gap (a record lost); ``file_names`` (the sorted
+    input files) name them in the messages."""
     problems = []
     ordered = sorted((s for s in shards if s["first"] is not None), key=lambda s: s["first"])
     for a, b in zip(ordered, ordered[1:]):
@@ -237,7 +239,7 @@ def check_complete(shards: List[Dict[str, Any]], line_keys: bool = True) -> List
     for s in shards:
         if s.get("duplicates"):
             problems.append(f"shard {s['file']} holds {s['duplicates']} records twice")
-    if line_keys and not problems:
+    if not problems:
         files: Dict[int, List[int]] = {}
         for s in shards:
             for index, (count, first, last) in s["lines"].items():
@@ -246,7 +248,8 @@ def check_complete(shards: List[Dict[str, Any]], line_keys: bool = True) -> List
                 got[1], got[2] = min(got[1], first), max(got[2], last)
         for index, (count, first, last) in sorted(files.items()):
             if first != 1 or count != last:
-                problems.append(f"input file {index}: {count} records written for lines {first}..{last}, "
+                name = file_names[index] if file_names and index < len(file_names) else f"number {index}"
+                problems.append(f"input file {name}: {count} records written for lines {first}..{last}, "
                                 f"{last - count} missing")
     return problems
 
@@ -320,7 +323,7 @@ class RecordsDatasource(FileBasedDatasource):
             yield 1, parse_file(name, f.readall())
         elif self._fmt in ("text", "jsonl"):
             parse = parse_text_line if self._fmt == "text" else parse_jsonl_line
-            for n, raw in _lines(io.BufferedReader(f)):
+            for n, raw in iter_lines(io.BufferedReader(f)):
                 yield n, parse(n, raw, where(n), default_id(n))
         else:
             yield from _parquet_records(f, name, several)
@@ -575,7 +578,7 @@ def extract_to_folder(model: str, input_path: str, output: str, *, input_format:
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"Unknown output format '{output_format}': use jsonl or parquet.")
     check_output_folder(output, input_path)
-    resolve_input(input_path, input_format)  # fails early: missing input, mixed folder
+    files = resolve_input(input_path, input_format)[1]  # fails early: missing input, mixed folder
     from .cli import _load
 
     _load(model)  # a path that is not a pipeline fails here, not in every actor
@@ -596,7 +599,7 @@ def extract_to_folder(model: str, input_path: str, output: str, *, input_format:
     finally:
         if started:
             ray.shutdown()
-    problems = check_complete(sink.shards)
+    problems = check_complete(sink.shards, file_names=files)
     rows = sum(s["rows"] for s in sink.shards)
     if problems:
         raise ValueError(f"The output {output} does not account for every input record: "

@@ -168,8 +168,10 @@ def test_completeness_check_finds_gaps_overlaps_and_duplicates():
     good = [shard("p1", {0: (1, 5)}), shard("p2", {0: (6, 9), 1: (1, 2)}), shard("p3", {2: (1, 1)})]
     assert sray.check_complete(good) == []
     gap = [shard("p1", {0: (1, 5)}), shard("p2", {0: (7, 9)})]
-    assert sray.check_complete(gap) == ["input file 0: 8 records written for lines 1..9, 1 missing"]
-    assert sray.check_complete([shard("p2", {0: (2, 3)})]) == ["input file 0: 2 records written for lines 2..3, 1 missing"]
+    assert sray.check_complete(gap, file_names=["/in/a.txt"]) == [
+        "input file /in/a.txt: 8 records written for lines 1..9, 1 missing"]
+    assert sray.check_complete([shard("p2", {0: (2, 3)})]) == [
+        "input file number 0: 2 records written for lines 2..3, 1 missing"]
     overlap = [shard("p1", {0: (1, 5)}), shard("p2", {0: (5, 9)})]
     assert "overlap" in sray.check_complete(overlap)[0]
     twice = [dict(shard("p1", {0: (1, 2)}), duplicates=1)]
@@ -313,6 +315,19 @@ def test_ray_reads_parquet_and_folders(model_dir, tmp_path, local_ray):
     extract(model_dir, str(folder), str(tmp_path / "ref.jsonl"))
     extract(model_dir, str(folder), str(tmp_path / "out-docs"), engine="ray")
     assert _same(_concat(tmp_path / "out-docs"), (tmp_path / "ref.jsonl").read_bytes())
+    # a folder of JSONL shards, one gzipped: ids and messages name the file
+    import gzip
+
+    jsonl = tmp_path / "jsonl"
+    (jsonl / "sub").mkdir(parents=True)
+    (jsonl / "a.jsonl").write_text(json.dumps({"text": OBAMA}) + "\n{bad\n", encoding="utf8")
+    (jsonl / "sub" / "b.jsonl.gz").write_bytes(gzip.compress((json.dumps({"id": "own", "text": PARIS}) + "\n"
+                                                                + json.dumps({"text": MICROSOFT}) + "\n").encode()))
+    extract(model_dir, str(jsonl), str(tmp_path / "out-jsonl"), engine="ray")
+    got = list(sray.read_output(str(tmp_path / "out-jsonl")))
+    assert [r["id"] for r in got] == ["a.jsonl:1", None, "own", "sub/b.jsonl.gz:2"]
+    assert got[1]["error"].startswith("a.jsonl line 2: malformed JSON") and got[1]["line"] == 2
+    assert got[2]["triples"][0]["relation"] == "capital_of" and got[3]["triples"]
 
 
 @pytest.mark.slow
