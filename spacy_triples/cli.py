@@ -65,17 +65,40 @@ def extract(
     show: bool = False,
     progress: bool = False,
     resume: bool = False,
+    engine: str = "spacy",
+    num_actors: Optional[int] = None,
+    gpus_per_actor: Optional[float] = None,
+    output_format: Optional[str] = None,
+    rows_per_shard: Optional[int] = None,
 ):
     """Run a pipeline over INPUT (text lines, JSONL, a folder of .txt or -) into JSONL; see extract.py.
 
     Everything is checked before OUTPUT is opened (options, the input, the model, the --resume
     prefix), so a refused run leaves OUTPUT as it was. OUTPUT is written line by line (not through a
-    temporary file) so that an interrupted run can be continued with --resume."""
+    temporary file) so that an interrupted run can be continued with --resume.
+
+    ``engine="ray"``: the same records computed on Ray Data by ``num_actors`` actors (see ray.py);
+    INPUT may also be Parquet or a folder of shards, OUTPUT is a folder of JSONL or Parquet shards."""
     from .extract import (check_positive, extract_to_jsonl, read_inputs, resume_prefix, skip_done,
                           truncate_output)
     from .safe_io import check_output_path
 
     check_positive(batch_size=batch_size, max_length=max_length)
+    check_engine_options(engine, input_path, output_path, n_process, gpu_id, input_format, resume,
+                         num_actors, gpus_per_actor, output_format, rows_per_shard)
+    if engine == "ray":
+        from .ray import extract_to_folder
+
+        summary = extract_to_folder(model, input_path, output_path, input_format=input_format,
+                                    output_format=output_format or "jsonl", num_actors=num_actors or 1,
+                                    batch_size=batch_size, gpus_per_actor=gpus_per_actor or 0,
+                                    max_length=max_length, rows_per_shard=rows_per_shard or 10_000,
+                                    progress=progress)
+        if show:
+            from .ray import read_output
+
+            _show(read_output(output_path))
+        return summary
     if n_process != -1:
         check_positive(n_process=n_process)
     if resume and output_path == "-":
@@ -115,20 +138,65 @@ def extract(
                 pass
     if show and output_path != "-":
         # JSON lines end at "\n" only (splitlines would also cut at U+0085 / U+2028 inside a text)
-        for line in Path(output_path).read_text(encoding="utf8").split("\n"):
-            if not line:
-                continue
-            record = json.loads(line)
-            print(f"\n{record['text']}", file=sys.stderr)
-            for t in record.get("triples", []):
-                subj = t["subject"] + (f" [{t['subject_label']}]" if t.get("subject_label") not in ("", "ENTITY") else "")
-                obj = t["object"] + (f" [{t['object_label']}]" if t.get("object_label") not in ("", "ENTITY") else "")
-                print(f"  ({subj} | {t['relation']} | {obj})  {t['score']:.2f}", file=sys.stderr)
-            if record.get("error"):
-                print(f"  error: {record['error']}", file=sys.stderr)
-            elif not record.get("triples"):
-                print("  (no triples)", file=sys.stderr)
+        lines = Path(output_path).read_text(encoding="utf8").split("\n")
+        _show(json.loads(line) for line in lines if line)
     return summary
+
+
+def _show(records) -> None:
+    """Print extract records readably on stderr (--show)."""
+    for record in records:
+        print(f"\n{record['text']}", file=sys.stderr)
+        for t in record.get("triples", []):
+            subj = t["subject"] + (f" [{t['subject_label']}]" if t.get("subject_label") not in ("", "ENTITY") else "")
+            obj = t["object"] + (f" [{t['object_label']}]" if t.get("object_label") not in ("", "ENTITY") else "")
+            print(f"  ({subj} | {t['relation']} | {obj})  {t['score']:.2f}", file=sys.stderr)
+        if record.get("error"):
+            print(f"  error: {record['error']}", file=sys.stderr)
+        elif not record.get("triples"):
+            print("  (no triples)", file=sys.stderr)
+
+
+def check_engine_options(engine, input_path, output_path, n_process=1, gpu_id=-1, input_format="auto",
+                         resume=False, num_actors=None, gpus_per_actor=None, output_format=None,
+                         rows_per_shard=None) -> None:
+    """ValueError naming the option when the options do not fit the engine (before any work)."""
+    if engine not in ("spacy", "ray"):
+        raise ValueError(f"Unknown --engine '{engine}': use spacy (one machine) or ray (Ray Data).")
+    if engine == "spacy":
+        given = [name for name, value in (("--num-actors", num_actors), ("--gpus-per-actor", gpus_per_actor),
+                                          ("--output-format", output_format),
+                                          ("--rows-per-shard", rows_per_shard)) if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} only work with --engine ray (the spaCy engine writes one "
+                             "JSONL file; it has --n-process and --gpu-id).")
+        if input_format == "parquet":
+            raise ValueError("Parquet input needs --engine ray (pip install \"spacy-triples[ray]\").")
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None or importlib.util.find_spec("pyarrow") is None:
+        raise ValueError('--engine ray needs Ray Data: pip install "spacy-triples[ray]".')
+    problems = []
+    if "-" in (input_path, output_path):
+        problems.append("--engine ray reads a file or folder and writes a folder of shards, not stdin/stdout (-)")
+    if resume:
+        problems.append("--resume is not supported with --engine ray (Ray already retries a failed batch); "
+                        "run again into a new or empty folder")
+    if n_process != 1:
+        problems.append("--n-process is for the spaCy engine: give --num-actors")
+    if gpu_id != -1:
+        problems.append("--gpu-id is for the spaCy engine: give --gpus-per-actor 1")
+    from .extract import check_positive
+
+    check_positive(**{k: v for k, v in (("num_actors", num_actors), ("rows_per_shard", rows_per_shard))
+                      if v is not None})
+    if gpus_per_actor is not None and gpus_per_actor < 0:
+        problems.append(f"--gpus-per-actor must be 0 (CPU) or more, got {gpus_per_actor}")
+    if output_format not in (None, "jsonl", "parquet"):
+        problems.append(f"unknown --output-format '{output_format}': use jsonl or parquet")
+    if problems:
+        raise ValueError("; ".join(problems) + ".")
 
 
 def _load(model: str, gpu_id: int = -1):
@@ -218,6 +286,16 @@ def _gpu_id(text: str) -> int:
     return value
 
 
+def _gpus(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 (CPU) or more, got {text}")
+    return value
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="spacy-triples", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -240,9 +318,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = sub.add_parser("extract", help="extract triples from text lines, JSONL, a folder of .txt files or stdin")
     p.add_argument("model")
     p.add_argument("input", help="text file (one document per line), .jsonl with a 'text' field, a folder of .txt, or -")
-    p.add_argument("output", help="JSONL file, or - for stdout")
-    p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl"],
-                   help="auto: .jsonl/.json files are JSONL, anything else text lines")
+    p.add_argument("output", help="JSONL file, or - for stdout (--engine ray: a folder of shards)")
+    p.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl", "parquet"],
+                   help="auto: .jsonl/.json files are JSONL, .parquet Parquet (--engine ray), anything else "
+                   "text lines. --engine ray with a folder: auto reads the one kind of file it holds (.txt: "
+                   "one document per file), a given format reads every file in it (text: one document per line)")
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--n-process", type=_n_process, default=1, help="worker processes (-1: one per CPU)")
     p.add_argument("--gpu-id", type=_gpu_id, default=-1)
@@ -251,6 +331,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--show", action="store_true", help="also print the triples readably on stderr")
     p.add_argument("--resume", action="store_true", help="keep the documents an earlier run already wrote to OUTPUT and do the rest")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--engine", default="spacy", choices=["spacy", "ray"],
+                   help="spacy: nlp.pipe on this machine; ray: a pool of actors on Ray Data (joins the cluster of "
+                   "RAY_ADDRESS, else starts a local one; pip install 'spacy-triples[ray]')")
+    p.add_argument("--num-actors", type=_positive_int, default=None, help="--engine ray: actors, each loads the "
+                   "pipeline once and takes one CPU (default 1)")
+    p.add_argument("--gpus-per-actor", type=_gpus, default=None, help="--engine ray: GPUs per actor (e.g. 1 or "
+                   "0.5; spacy.require_gpu in each actor; default 0)")
+    p.add_argument("--output-format", choices=["jsonl", "parquet"], default=None,
+                   help="--engine ray: the shards' format (default jsonl)")
+    p.add_argument("--rows-per-shard", type=_positive_int, default=None,
+                   help="--engine ray: records per output shard, at least (whole blocks of about 1 MiB; "
+                   "the last shard fewer; default 10000)")
     p = sub.add_parser("evaluate", help="score a pipeline on a .spacy file (overall, per relation, per overlap)")
     p.add_argument("model")
     p.add_argument("data")
@@ -317,7 +409,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "extract":
             summary = extract(args.model, args.input, args.output, args.batch_size, args.n_process, args.gpu_id,
                               args.input_format, args.max_length, args.show, progress=not args.quiet,
-                              resume=args.resume)
+                              resume=args.resume, engine=args.engine, num_actors=args.num_actors,
+                              gpus_per_actor=args.gpus_per_actor, output_format=args.output_format,
+                              rows_per_shard=args.rows_per_shard)
             print(summary.line(), file=sys.stderr)
         elif args.command == "evaluate":
             print(format_scores(evaluate(args.model, args.data, args.output, args.gpu_id)))

@@ -70,7 +70,8 @@ def _unencodable(text: str, where: str) -> Optional[str]:
     return None
 
 
-def _lines(handle: IO[bytes]) -> Iterator[Tuple[int, bytes]]:
+def iter_lines(handle: IO[bytes]) -> Iterator[Tuple[int, bytes]]:
+    """(line number from 1, line without its end) of a binary input; lines end at b"\\n" only."""
     for n, raw in enumerate(handle, 1):
         yield n, raw.rstrip(b"\r\n")
 
@@ -97,13 +98,19 @@ def read_inputs(path: str, input_format: str = "auto", max_length: int = 1_000_0
 
 def _checked(records: Iterator[InputRecord], max_length: int) -> Iterator[InputRecord]:
     for record in records:
-        if record.error is None:
-            if len(record.text) > max_length:
-                record.error = (f"document {record.id} has {len(record.text)} characters, more than "
-                                f"--max-length {max_length}; split it or raise the limit")
-            elif not record.text.strip():
-                record.warning = "empty document"
-        yield record
+        yield check_record(record, max_length)
+
+
+def check_record(record: InputRecord, max_length: int) -> InputRecord:
+    """Give a readable record its length error or empty-document warning (in place; returns it).
+    Every engine checks its records here, so that they all write the same error and warning."""
+    if record.error is None:
+        if len(record.text) > max_length:
+            record.error = (f"document {record.id} has {len(record.text)} characters, more than "
+                            f"--max-length {max_length}; split it or raise the limit")
+        elif not record.text.strip():
+            record.warning = "empty document"
+    return record
 
 
 def _open(path: str) -> IO[bytes]:
@@ -113,9 +120,8 @@ def _open(path: str) -> IO[bytes]:
 def _read_text(path: str) -> Iterator[InputRecord]:
     handle = _open(path)
     try:
-        for n, raw in _lines(handle):
-            text, error = _decode(raw, f"line {n}")
-            yield InputRecord(id=n, text=text or "", error=error, line=n)
+        for n, raw in iter_lines(handle):
+            yield parse_text_line(n, raw)
     finally:
         if handle is not sys.stdin.buffer:
             handle.close()
@@ -124,36 +130,58 @@ def _read_text(path: str) -> Iterator[InputRecord]:
 def _read_jsonl(path: str) -> Iterator[InputRecord]:
     handle = _open(path)
     try:
-        for n, raw in _lines(handle):
-            text, error = _decode(raw, f"line {n}")
-            if error:
-                yield InputRecord(id=None, error=error, line=n)
-                continue
-            if not text.strip():
-                yield InputRecord(id=n, warning="empty line", line=n)
-                continue
-            try:
-                data = json.loads(text)
-            except (json.JSONDecodeError, RecursionError) as err:
-                msg = err.msg if isinstance(err, json.JSONDecodeError) else "nested too deeply"
-                yield InputRecord(id=None, error=f"line {n}: malformed JSON ({msg})", line=n)
-                continue
-            # an error record keeps the record's own id when it has one; the line is in its own field
-            own_id = data.get("id", n) if isinstance(data, dict) else None
-            error = _unencodable(json.dumps(data, ensure_ascii=False), f"line {n}")
-            if error:
-                if _unencodable(json.dumps(own_id, ensure_ascii=False), ""):
-                    own_id = None
-                yield InputRecord(id=own_id, error=error, line=n)
-                continue
-            if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-                yield InputRecord(id=own_id, error=f"line {n}: expected an object with a string 'text' field", line=n)
-                continue
-            meta = {k: v for k, v in data.items() if k not in ("text", "id")}
-            yield InputRecord(id=own_id, text=data["text"], meta=meta, line=n)
+        for n, raw in iter_lines(handle):
+            yield parse_jsonl_line(n, raw)
     finally:
         if handle is not sys.stdin.buffer:
             handle.close()
+
+
+def parse_text_line(n: int, raw: bytes, where: Optional[str] = None, default_id: Any = None) -> InputRecord:
+    """The record of line ``n`` (1-based, without its line end) of a text input: one document.
+    ``where`` names the line in messages (default ``line n``), ``default_id`` is its id (default n)."""
+    text, error = _decode(raw, where or f"line {n}")
+    return InputRecord(id=n if default_id is None else default_id, text=text or "", error=error, line=n)
+
+
+def parse_jsonl_line(n: int, raw: bytes, where: Optional[str] = None, default_id: Any = None) -> InputRecord:
+    """The record of line ``n`` of a JSONL input; a line that is not a JSON object with a string
+    ``text`` becomes an error record. ``where`` and ``default_id`` as in ``parse_text_line``."""
+    where = where or f"line {n}"
+    default_id = n if default_id is None else default_id
+    text, error = _decode(raw, where)
+    if error:
+        return InputRecord(id=None, error=error, line=n)
+    if not text.strip():
+        return InputRecord(id=default_id, warning="empty line", line=n)
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        msg = err.msg if isinstance(err, json.JSONDecodeError) else "nested too deeply"
+        return InputRecord(id=None, error=f"{where}: malformed JSON ({msg})", line=n)
+    return record_from_object(data, where, default_id, n)
+
+
+def record_from_object(data: Any, where: str, default_id: Any, line: Optional[int]) -> InputRecord:
+    """The record of one parsed JSON value (a JSONL line, a table row): an object with a string
+    ``text``, an optional ``id`` (``default_id`` when absent) and any other fields (kept as meta)."""
+    # an error record keeps the record's own id when it has one; the line is in its own field
+    own_id = data.get("id", default_id) if isinstance(data, dict) else None
+    error = _unencodable(json.dumps(data, ensure_ascii=False), where)
+    if error:
+        if _unencodable(json.dumps(own_id, ensure_ascii=False), ""):
+            own_id = None
+        return InputRecord(id=own_id, error=error, line=line)
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        return InputRecord(id=own_id, error=f"{where}: expected an object with a string 'text' field", line=line)
+    meta = {k: v for k, v in data.items() if k not in ("text", "id")}
+    return InputRecord(id=own_id, text=data["text"], meta=meta, line=line)
+
+
+def parse_file(name: str, raw: bytes) -> InputRecord:
+    """The record of one file of a folder input: the whole file is one document, ``name`` its id."""
+    text, error = _decode(raw, name)
+    return InputRecord(id=name, text=text or "", error=error)
 
 
 def _read_dir(files: List[Path]) -> Iterator[InputRecord]:
@@ -163,8 +191,7 @@ def _read_dir(files: List[Path]) -> Iterator[InputRecord]:
         except OSError as err:  # a folder named x.txt, a broken link, no permission
             yield InputRecord(id=file.name, error=f"{file.name}: cannot be read as a file ({err.strerror or err})")
             continue
-        text, error = _decode(raw, file.name)
-        yield InputRecord(id=file.name, text=text or "", error=error)
+        yield parse_file(file.name, raw)
 
 
 def resume_prefix(path: str) -> Tuple[List[Any], int]:
@@ -245,22 +272,36 @@ def extract_to_jsonl(nlp, records: Iterator[InputRecord], out: IO[str], batch_si
         stream = tqdm(stream, unit=" docs", file=sys.stderr, desc="extract")
     try:
         for doc, record in stream:
-            result = {"id": record.id, "text": record.text}
+            result = output_record(record, doc)
             if record.error:
-                result["error"] = record.error
-                if record.line is not None:
-                    result["line"] = record.line
                 summary.failed += 1
             else:
-                result["triples"] = [t.to_dict() for t in doc._.triples]
                 summary.triples += len(result["triples"])
-            if record.warning:
-                result["warning"] = record.warning
-            if record.meta:
-                result["meta"] = record.meta
-            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+            out.write(dump_record(result) + "\n")
             summary.written += 1
     finally:
         out.flush()
         summary.seconds = time.perf_counter() - start
     return summary
+
+
+def output_record(record: InputRecord, doc) -> Dict[str, Any]:
+    """The output record of one input record and its processed Doc (ignored for an error record):
+    ``{"id", "text", "triples" | "error" (+ "line"), "warning"?, "meta"?}``, keys in that order."""
+    result = {"id": record.id, "text": record.text}
+    if record.error:
+        result["error"] = record.error
+        if record.line is not None:
+            result["line"] = record.line
+    else:
+        result["triples"] = [t.to_dict() for t in doc._.triples]
+    if record.warning:
+        result["warning"] = record.warning
+    if record.meta:
+        result["meta"] = record.meta
+    return result
+
+
+def dump_record(result: Dict[str, Any]) -> str:
+    """One output line (without its newline), as every engine writes it."""
+    return json.dumps(result, ensure_ascii=False)

@@ -78,3 +78,23 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_output_folder(output: PathLike, *inputs: PathLike) -> Path:
+    """Refuse an output folder that is a file, one of the inputs, inside an input folder (a later
+    run would read its own output), or a folder that already holds files (the shards of another run
+    would mix with the new ones). A missing or empty folder is fine. Returns the output as a Path."""
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"The output {output} is a file: give a folder (the output is a folder of shards).")
+    resolved = out.resolve()
+    for given in inputs:
+        if given in (None, "-") or "://" in str(given):
+            continue
+        src = Path(given).resolve()
+        if resolved == src or src in resolved.parents:
+            raise ValueError(f"The output folder {output} is inside the input {given}: give a folder elsewhere.")
+    if out.is_dir() and any(out.iterdir()):
+        raise ValueError(f"The output folder {output} is not empty: give a new or empty folder, so that the "
+                         "shards of another run do not mix with this one.")
+    return out
