@@ -32,6 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "converted"
 TEST = CORPUS / "webnlg__test_triples.json.spacy"
+# where a trained pipeline's own test texts are, by the dataset it was trained on
+# (the bundled sample is part of CoNLL04's train and dev splits: its pipelines are timed and scored
+# on the CoNLL04 test set)
+CONLL04_TEST = CORPUS / "conll04__unified_format__test.CoNLL04.json.spacy"
+TRAINED_TEST = {"webnlg": TEST, "conll04": CONLL04_TEST, "sample": CONLL04_TEST}
 TRAIN = CORPUS / "webnlg__train_triples.json.spacy"
 CONFIGS = {("transformer", "global_pointer"): "transformer", ("transformer", "pointer"): "pointer_transformer",
            ("dgcnn", "global_pointer"): "dgcnn", ("dgcnn", "pointer"): "pointer_dgcnn"}
@@ -79,20 +84,29 @@ def fresh_pipeline(config: str, models: Path, labels=None, n_init: int = 64):
     return nlp
 
 
-def ratio(encoder: str, head: str, state: str, models: Path, n_docs: int) -> dict:
+def trained_path(models: Path, dataset: str, config: str):
+    """The newest pipeline that ``compare_architectures.py --one CONFIG DATASET [--set ...]`` saved."""
+    found = sorted(p for p in models.glob(f"{dataset}-{config}*/model-best")
+                   if p.parent.name == f"{dataset}-{config}" or p.parent.name.startswith(f"{dataset}-{config}-"))
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def ratio(encoder: str, head: str, state: str, models: Path, n_docs: int, dataset: str = "webnlg") -> dict:
     """Words/s of encoder + triple_extractor over the encoder alone, same process, same batches."""
     import spacy
 
     config = CONFIGS[(encoder, head)]
+    test = TEST
     if state == "trained":
-        path = models / f"webnlg-{config}" / "model-best"
-        if not path.exists():
-            return {"error": f"no trained pipeline at {path.relative_to(ROOT)}: run python benchmarks/"
-                             f"compare_architectures.py --one {config} webnlg"}
+        path = trained_path(models, dataset, config)
+        if path is None:
+            return {"error": f"no trained {config} pipeline for {dataset} under {models}: run python benchmarks/"
+                             f"compare_architectures.py --one {config} {dataset}"}
         nlp = spacy.load(path)
+        test = TRAINED_TEST[dataset]
     else:
         nlp = fresh_pipeline(config, models)
-    docs = _docs(TEST, n_docs)
+    docs = _docs(test, n_docs)
     texts, n_words = [d.text for d in docs], sum(len(d) for d in docs)
     full, alone = [], []
     for _ in range(2):  # interleaved, so that a slow phase of the machine hits both
@@ -102,6 +116,8 @@ def ratio(encoder: str, head: str, state: str, models: Path, n_docs: int) -> dic
     triples = sum(len(d._.triples) for d in nlp.pipe(texts, batch_size=64))
     pipe = nlp.get_pipe("triple_extractor")
     return {"encoder": encoder, "head": head, "state": state, "labels": len(pipe.labels), "docs": len(texts),
+            "pipeline": str(path.parent.relative_to(ROOT)) if state == "trained" else f"configs/{config}.cfg (fresh)",
+            "texts": test.name,
             "words": n_words, "triples_predicted": triples, "encoder_alone_wps": round(max(alone), 1),
             "full_wps": round(max(full), 1), "ratio": round(max(full) / max(alone), 3), "goal": GOALS[encoder]}
 
@@ -149,19 +165,19 @@ def reference_link(self, x, lengths, cut, max_span_length, max_chunk_elements=2*
     return (torch.tensor(index, dtype=torch.long).reshape(-1, 8), torch.tensor(logits, dtype=torch.float32))
 
 
-def accuracy(config: str, models: Path) -> dict:
+def accuracy(config: str, models: Path, dataset: str = "webnlg") -> dict:
     """Test F1 of a trained GlobalPointer pipeline with the candidate-pair and the dense decoder."""
     import spacy
     from spacy.training import Example
 
     from spacy_triples.heads.global_pointer.pytorch import GlobalPointerLinker
 
-    path = models / f"webnlg-{config}" / "model-best"
-    if not path.exists():
-        return {"error": f"no trained pipeline at {path.relative_to(ROOT)}"}
+    path = trained_path(models, dataset, config)
+    if path is None:
+        return {"error": f"no trained {config} pipeline for {dataset} under {models}"}
     nlp = spacy.load(path)
-    refs = _docs(TEST)
-    result = {"config": config, "docs": len(refs)}
+    refs = _docs(TRAINED_TEST[dataset])
+    result = {"config": config, "dataset": dataset, "pipeline": str(path.parent.relative_to(ROOT)), "docs": len(refs)}
     for name in ("candidate_pairs", "dense_reference"):
         if name == "dense_reference":
             GlobalPointerLinker.link = reference_link
@@ -170,14 +186,16 @@ def accuracy(config: str, models: Path) -> dict:
         scores = nlp.evaluate(examples)
         result[name] = {"triples_f": round(100 * (scores["triples_f"] or 0.0), 2),
                         "triples_p": round(100 * (scores["triples_p"] or 0.0), 2),
-                        "triples_r": round(100 * (scores["triples_r"] or 0.0), 2), "seconds": round(time.perf_counter() - start, 1)}
+                        "triples_r": round(100 * (scores["triples_r"] or 0.0), 2),
+                        "triples_strict_f": round(100 * (scores["triples_strict_f"] or 0.0), 2),
+                        "seconds": round(time.perf_counter() - start, 1)}
     result["f1_difference"] = round(result["candidate_pairs"]["triples_f"] - result["dense_reference"]["triples_f"], 2)
     return result
 
 
 def _sub(args: argparse.Namespace, *call) -> dict:
     cmd = [sys.executable, __file__, "--threads", str(args.threads), "--models", str(args.models), "--docs", str(args.docs),
-           "--call", *map(str, call)]
+           "--trained-dataset", args.trained_dataset, "--call", *map(str, call)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
     if not lines:
@@ -193,6 +211,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--docs", type=int, default=400)
     parser.add_argument("--only", nargs="*", default=["ratio", "scaling", "accuracy"])
+    parser.add_argument("--states", nargs="*", default=["fresh", "trained"])
+    parser.add_argument("--trained-dataset", default="webnlg", choices=sorted(TRAINED_TEST),
+                        help="the dataset the trained pipelines were trained on (their test texts are timed)")
     parser.add_argument("--call", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     models = Path(args.models)
@@ -202,11 +223,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
         name, *rest = args.call
         if name == "ratio":
-            result = ratio(rest[0], rest[1], rest[2], models, args.docs)
+            result = ratio(rest[0], rest[1], rest[2], models, args.docs, args.trained_dataset)
         elif name == "scaling":
             result = scaling(rest[0], int(rest[1]), models, args.docs)
         else:
-            result = accuracy(rest[0], models)
+            result = accuracy(rest[0], models, args.trained_dataset)
         print("RESULT " + json.dumps(result))
         return
     if not TEST.exists():
@@ -218,12 +239,17 @@ def main() -> None:
     results.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}, no GPU",
                     "command": "python benchmarks/inference_speed.py " + " ".join(sys.argv[1:])})
     if "ratio" in args.only:
-        results["ratio"] = [_sub(args, "ratio", enc, head, state) for enc in ("transformer", "dgcnn")
-                            for head in ("global_pointer", "pointer") for state in ("fresh", "trained")]
+        rows = [_sub(args, "ratio", enc, head, state) for enc in ("transformer", "dgcnn")
+                for head in ("global_pointer", "pointer") for state in args.states]
+        key = lambda r: (r.get("encoder"), r.get("head"), r.get("state"), r.get("texts"))  # noqa: E731
+        keep = [r for r in results.get("ratio", []) if key(r) not in {key(n) for n in rows}]
+        results["ratio"] = keep + rows
     if "scaling" in args.only:
         results["scaling"] = [_sub(args, "scaling", head, n) for head in ("global_pointer", "pointer") for n in (5, 50, 216)]
     if "accuracy" in args.only:
         results["accuracy"] = [_sub(args, "accuracy", config) for config in ("transformer", "dgcnn")]
+    results.setdefault("commands", [])
+    results["commands"] = [c for c in results["commands"] if c != results["command"]] + [results["command"]]
     out_file.write_text(json.dumps(results, indent=2) + "\n")
     print(markdown(results))
 

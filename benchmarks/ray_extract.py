@@ -1,10 +1,10 @@
 """Single-process `extract` against `extract --engine ray` with 1 and 2 actors (issue 16).
 
-    .venv/bin/python benchmarks/ray_extract.py [--model training/cnn/model-best] [--docs 3000] [--batch-size 64]
+    .venv/bin/python benchmarks/ray_extract.py [--model training/minilm/model-best] [--docs 3000] [--batch-size 64]
 
 Run it with nothing else running. Corpus: the 700 sentences of the bundled CoNLL04 sample
 (data/sample/train.json and dev.json, tokens joined by spaces), repeated to --docs documents in one
-JSONL file. Model: --model (default training/cnn/model-best, which `bash scripts/main.sh` trains).
+JSONL file. Model: --model (default training/minilm/model-best, which `bash scripts/main.sh` trains).
 
 Every engine runs the whole command the same way (read the input, load the pipeline, extract, write,
 count), so docs/s is end to end. Each Ray run starts a fresh local Ray (`ray.init`, timed apart) and
@@ -73,7 +73,7 @@ def run_ray(model: str, corpus: Path, out: Path, batch_size: int, num_actors: in
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(ROOT / "training" / "cnn" / "model-best"))
+    parser.add_argument("--model", default=str(ROOT / "training" / "minilm" / "model-best"))
     parser.add_argument("--docs", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "ray_extract.json"))

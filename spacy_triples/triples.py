@@ -176,11 +176,16 @@ def set_triple_rows(doc: Doc, rows: Iterable[TripleRow]) -> None:
     """Store TripleRows (token offsets, label strings), merged by key (best score), in character
     offsets so that retokenizing the doc later keeps them on the same text."""
     stored = []
-    for row in merge_best(rows):
-        subj = doc[row.subject_start : row.subject_end]
-        obj = doc[row.object_start : row.object_end]
-        stored.append([subj.start_char, subj.end_char, str(row.subject_type), str(row.relation),
-                       obj.start_char, obj.end_char, str(row.object_type), float(row.score)])
+    rows = merge_best(rows)
+    if rows:
+        starts = [token.idx for token in doc]
+        ends = [token.idx + len(token) for token in doc]
+    for row in rows:
+        for a, b in ((row.subject_start, row.subject_end), (row.object_start, row.object_end)):
+            if not 0 <= a < b <= len(doc):
+                raise ValueError(f"Cannot store a triple with the span ({a}, {b}) on a doc of {len(doc)} tokens.")
+        stored.append([starts[row.subject_start], ends[row.subject_end - 1], str(row.subject_type), str(row.relation),
+                       starts[row.object_start], ends[row.object_end - 1], str(row.object_type), float(row.score)])
     doc._.set(DATA_ATTR, {"layout": STORAGE_LAYOUT, "rows": stored})
 
 

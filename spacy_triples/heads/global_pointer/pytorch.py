@@ -128,14 +128,33 @@ def pair_up(subject_window: torch.Tensor, object_window: torch.Tensor, n_windows
 
 
 def best_per_window(window: torch.Tensor, score: torch.Tensor, caps: torch.Tensor) -> torch.Tensor:
-    """Indices (ascending) of the ``caps[w]`` highest scores of each window w."""
-    if len(window) == 0 or bool((torch.bincount(window, minlength=len(caps)) <= caps).all()):
-        return torch.arange(len(window), device=window.device)  # no window over its cap: keep all
-    order = torch.argsort(score, descending=True, stable=True)
-    order = order[torch.argsort(window[order], stable=True)]
-    sorted_window = window[order]
-    rank = torch.arange(len(order), device=window.device) - torch.searchsorted(sorted_window, sorted_window)
-    return order[rank < caps[sorted_window]].sort().values
+    """Indices (ascending) of the ``caps[w]`` highest scores of each window w; ties go to the
+    earlier entry. ``window`` must be sorted (entries grouped by window).
+
+    A top-k per window (no sort of all entries): the cap-th best score of a window is found with
+    ``topk`` on a window-padded copy; everything above it is kept, and of the entries equal to it
+    the first ones, up to the cap.
+    """
+    n = len(caps)
+    device = window.device
+    counts = torch.bincount(window, minlength=n)
+    if len(window) == 0 or bool((counts <= caps).all()):
+        return torch.arange(len(window), device=device)  # no window over its cap: keep all
+    first = torch.cumsum(counts, 0) - counts
+    position = torch.arange(len(window), device=device) - first[window]
+    padded = torch.full((n, int(counts.max())), float("-inf"), dtype=score.dtype, device=device)
+    padded[window, position] = score
+    k = min(int(caps.max()), padded.shape[1])
+    top = padded.topk(k, dim=1).values  # (n, k), descending
+    kth = top[torch.arange(n, device=device), (torch.minimum(caps, counts) - 1).clamp(0, k - 1)]
+    over = (counts > caps)[window]
+    above = score > kth[window]
+    tie = (score == kth[window]).long()
+    before = torch.cumsum(tie, 0) - tie  # ties before each entry, over all windows
+    tie_rank = before - before[first.clamp(max=len(window) - 1)][window]
+    room = caps - torch.bincount(window[above], minlength=n)
+    keep = ~over | above | ((tie == 1) & (tie_rank < room[window]))
+    return keep.nonzero(as_tuple=True)[0]
 
 
 class GlobalPointerLinker(nn.Module):
@@ -192,7 +211,7 @@ class GlobalPointerLinker(nn.Module):
         Entities are found first (``top_entities``); the head and tail pointers are then scored
         only at the token pairs of candidate (subject, object) pairs, for every relation, instead
         of over all W x W positions: the cost grows with the relation count only through those few
-        pairs. A window keeps at most 2L triples (L its length), the best ones. Returns
+        pairs. A window keeps at most L triples (L its length), the best ones. Returns
         index (k, 8) of (window, subject first, subject last, subject type, relation,
         object first, object last, object type), window-relative, and the triples' logits (k,):
         the smallest of the four.
@@ -217,7 +236,7 @@ class GlobalPointerLinker(nn.Module):
             score = torch.minimum(torch.minimum(head, tail), torch.minimum(sl[s], ol[o])[:, None])
             pair, relation = (score > cut).nonzero(as_tuple=True)
             logit = score[pair, relation]
-            keep = best_per_window(w[pair], logit, 2 * ls)
+            keep = best_per_window(w[pair], logit, ls)
             pair, relation, logit = pair[keep], relation[keep], logit[keep]
             s, o = s[pair], o[pair]
             index_parts.append(torch.stack([w[pair] + start, si[s], sj[s], st[s], relation, oi[o], oj[o], ot[o]], dim=1))
