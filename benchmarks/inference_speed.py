@@ -275,12 +275,12 @@ def markdown(r: dict) -> str:
             lines.append(f"| {row['head']} | {row['labels']} | {row['encoder_ms_per_doc']} | {row['head_ms_per_doc']} | "
                          f"{row['head_ms_per_doc'] / base[row['head']]:.2f} (goal <= 2) |")
     if r.get("accuracy"):
-        lines += ["", "| trained GlobalPointer | test F1 candidate pairs | test F1 dense reference | difference |", "|---|---|---|---|"]
+        lines += ["", "| trained GlobalPointer (pipeline, test set) | test F1 candidate pairs | test F1 dense reference | difference |", "|---|---|---|---|"]
         for row in r["accuracy"]:
             if "error" in row:
                 lines.append(f"| {row.get('call')} | error: {row['error']} | | |")
                 continue
-            lines.append(f"| {row['config']} (WebNLG) | {row['candidate_pairs']['triples_f']} | "
+            lines.append(f"| {row['config']} (`{row['pipeline']}`, {TRAINED_TEST[row['dataset']].name}) | {row['candidate_pairs']['triples_f']} | "
                          f"{row['dense_reference']['triples_f']} | {row['f1_difference']} (goal within 0.3) |")
     return "\n".join(lines)
 
