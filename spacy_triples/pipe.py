@@ -364,7 +364,8 @@ class TripleExtractor(TrainablePipe):
             return
         head_ids = {node.id for node in self.model.get_ref("output_layer").walk()}
         scaled = _ScaledRate(sgd, scale)
-        # Model.finish_update, with the optimizer chosen per node
+        # Model.finish_update, with the optimizer chosen per node (not per key: thinc numbers
+        # nodes and shims with separate counters, so an id alone does not say which it is)
         for node in self.model.walk():
             for shim in node.shims:
                 shim.finish_update(scaled if node.id in head_ids else sgd)
