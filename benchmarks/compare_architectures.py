@@ -36,7 +36,7 @@ SCHEMAS = {"duie2": "duie2/duie_schema.json", "lic2019": "lic2019_duie1/all_50_s
 DATA = ROOT.parent / "shared" / "data"
 
 
-def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=()) -> dict:
+def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=(), steps=None) -> dict:
     import spacy
     import torch
     from spacy import util
@@ -51,11 +51,14 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     overrides = {"paths.train": train, "paths.dev": dev, "training.max_steps": 100_000, "training.max_epochs": 0,
                  "training.eval_frequency": 200, "training.patience": 0}
     if "transformer" in config:
-        # fit the warm-up/linear-decay schedule to what a CPU budget allows (about 1 step/s);
-        # the configs' own schedule (250 warm-up steps at 5e-5) assumes thousands of GPU steps
-        overrides.update({"training.max_steps": int(budget), "training.eval_frequency": max(int(budget) // 4, 20),
-                          "training.optimizer.learn_rate.warmup_steps": max(int(budget) // 10, 1),
+        # fit the warm-up/linear-decay schedule to what a CPU budget allows (--steps, else about
+        # 1 step/s); the configs' own schedule (250 warm-up steps at 5e-5) assumes thousands of GPU steps
+        n = int(steps or budget)
+        overrides.update({"training.max_steps": n, "training.eval_frequency": max(n // 4, 20),
+                          "training.optimizer.learn_rate.warmup_steps": max(n // 10, 1),
                           "training.optimizer.learn_rate.initial_rate": 0.0001})
+    elif steps:
+        overrides.update({"training.max_steps": int(steps)})
     for setting in settings:
         key, value = setting.split("=", 1)
         overrides[key] = json.loads(value)
@@ -111,7 +114,8 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     infer_seconds = time.perf_counter() - t
     overlap = {k: {m: round(100 * v[m], 2) for m in ("p", "r", "f")} for k, v in (scores.get("triples_per_overlap") or {}).items()}
     return {
-        "config": config + "".join(f" [{x}]" for x in settings), "dataset": dataset, "budget_s": budget, "steps": step, "epochs": info.get("epoch"),
+        "config": config + "".join(f" [{x}]" for x in settings), "dataset": dataset, "budget_s": budget,
+        "max_steps": T["max_steps"], "seed": T["seed"], "steps": step, "epochs": info.get("epoch"),
         "init_s": round(init_seconds, 1), "train_s": round(train_seconds, 1), "dev_eval_s": round(eval_seconds[0], 1),
         "best_dev_triples_f": round(100 * (best_dev or 0.0), 2),
         "test": {k: round(100 * (scores.get(k) or 0.0), 2) for k in (
@@ -132,6 +136,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=300.0, help="training wall seconds per run")
     parser.add_argument("--datasets", nargs="+", default=["conll04", "webnlg"])
     parser.add_argument("--configs", nargs="+", default=["dgcnn", "pointer_dgcnn", "transformer", "pointer_transformer"])
+    parser.add_argument("--steps", type=int, default=None,
+                        help="max training steps (the schedule's length); transformer configs default to --budget "
+                             "(about 1 step/s on 2 cores). Training stops at the budget or the steps, whichever comes first")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", default=str(ROOT / "training" / "bench"))
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. components.triple_extractor.typed_entities=false")
@@ -142,7 +149,8 @@ def main() -> None:
     if args.one:
         config, dataset = args.one
         tag = "-".join(x.split("=")[0].rsplit(".", 1)[-1] + "_" + x.split("=")[1] for x in args.set)
-        result = run_one(config, dataset, args.budget, work / f"{dataset}-{config}{'-' + tag if tag else ''}", vectors, args.threads, args.set)
+        result = run_one(config, dataset, args.budget, work / f"{dataset}-{config}{'-' + tag if tag else ''}", vectors,
+                         args.threads, args.set, args.steps)
         print("RESULT " + json.dumps(result))
         return
     for name in args.datasets:
@@ -156,7 +164,8 @@ def main() -> None:
     for dataset in args.datasets:
         for config in args.configs:
             proc = subprocess.run([sys.executable, __file__, "--one", config, dataset, "--budget", str(args.budget),
-                                   "--threads", str(args.threads), "--work", str(work), "--set", *args.set],
+                                   "--threads", str(args.threads), "--work", str(work),
+                                   *(["--steps", str(args.steps)] if args.steps else []), "--set", *args.set],
                                   capture_output=True, text=True)
             lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
             if proc.returncode or not lines:

@@ -85,11 +85,25 @@ def test_object_slice_and_query_arrays():
 def test_sample_subjects_is_uniform_and_seeded():
     gold = [[(0, 2, 0, 3, 4), (0, 2, 1, 5, 6), (3, 4, 0, 5, 6)], None, []]
     draws = [sample_subjects(gold, numpy.random.RandomState(seed)) for seed in range(200)]
-    assert all(d[1] is None and d[2] is None for d in draws)
-    firsts = [d[0] for d in draws]
+    assert all(d[1] == [] and d[2] == [] for d in draws)
+    assert all(len(d[0]) == 1 for d in draws)
+    firsts = [d[0][0] for d in draws]
     assert set(firsts) == {(0, 2), (3, 4)}  # distinct subjects, each drawn (not weighted by triples)
     assert 60 < firsts.count((0, 2)) < 140
     assert sample_subjects(gold, numpy.random.RandomState(7)) == sample_subjects(gold, numpy.random.RandomState(7))
+
+
+def test_sample_subjects_limit():
+    gold = [[(0, 2, 0, 3, 4), (3, 4, 0, 5, 6), (5, 6, 1, 0, 1), (5, 6, 0, 7, 8)], [(1, 2, 0, 3, 4)], None]
+    rng = numpy.random.RandomState(0)
+    assert sample_subjects(gold, rng, limit=0) == [[(0, 2), (3, 4), (5, 6)], [(1, 2)], []]
+    assert sample_subjects(gold, rng, limit=5) == [[(0, 2), (3, 4), (5, 6)], [(1, 2)], []]
+    pairs = [sample_subjects(gold, numpy.random.RandomState(seed), limit=2) for seed in range(300)]
+    assert all(len(p[0]) == 2 and len(set(p[0])) == 2 and p[0] == sorted(p[0]) and p[1] == [(1, 2)] for p in pairs)
+    counts = {s: sum(s in p[0] for p in pairs) for s in [(0, 2), (3, 4), (5, 6)]}
+    assert all(150 < c < 250 for c in counts.values()), counts  # each in 2/3 of the draws
+    with pytest.raises(ValueError, match="limit must be >= 0"):
+        sample_subjects(gold, rng, limit=-1)
 
 
 def test_pointer_targets():
@@ -189,9 +203,10 @@ def test_dgcnn_padding_does_not_leak():
 
 
 # --------------------------------------------------------------------------- end to end
-def _train(head, tok2vec, examples_fn=make_examples, n_iter=300, config=None, early_stop=True):
+def _train(head, tok2vec, examples_fn=make_examples, n_iter=300, config=None, early_stop=True, model_args=None):
     nlp = spacy.blank("en")
-    nlp.add_pipe("triple_extractor", config={"model": {"@architectures": head, "tok2vec": tok2vec}, **(config or {})})
+    model = {"@architectures": head, "tok2vec": tok2vec, **(model_args or {})}
+    nlp.add_pipe("triple_extractor", config={"model": model, **(config or {})})
     examples = examples_fn(nlp)
     spacy.util.fix_random_seed(0)
     optimizer = nlp.initialize(lambda: examples)
@@ -229,6 +244,29 @@ def test_pointer_typed_overfits_to_strict_f1_one():
     scores = nlp.evaluate(examples)
     assert nlp.get_pipe("triple_extractor").entity_labels == ("LOC", "ORG", "PER")
     assert scores["triples_strict_f"] == 1.0
+
+
+def test_pointer_trains_on_all_subjects_when_asked():
+    nlp, examples = _train(POINTER, {**DGCNN, "attention_heads": 0}, n_iter=1, early_stop=False)
+    pipe = nlp.get_pipe("triple_extractor")
+    settings = pipe.settings()
+    gold = pipe._align(examples, settings)
+    distinct = [sorted({(r[0], r[1]) for r in rows or []}) for rows in gold]
+    assert any(len(d) > 1 for d in distinct)  # the fixture has docs with several subjects
+    assert [len(s) for s in pipe.head.inputs(None, gold, settings)] == [min(len(d), 1) for d in distinct]
+    pipe.head.layer.attrs["train_subjects"] = 0
+    assert pipe.head.inputs(None, gold, settings) == distinct
+    docs = [eg.predicted for eg in examples]
+    outputs, _ = pipe.model.begin_update((docs, distinct))
+    assert outputs.queries[:, :3].tolist() == [[d, s0, s1] for d, spans in enumerate(distinct) for s0, s1 in spans]
+    with pytest.raises(ValueError, match="train_subjects must be an integer >= 0"):
+        spacy.blank("en").add_pipe("triple_extractor", config={"model": {"@architectures": POINTER, "tok2vec": DGCNN, "train_subjects": -1}})
+
+
+def test_pointer_overfits_training_on_all_subjects():
+    nlp, examples = _train(POINTER, DGCNN, model_args={"train_subjects": 0})
+    assert nlp.get_pipe("triple_extractor").head.layer.attrs["train_subjects"] == 0
+    assert nlp.evaluate(examples)["triples_f"] == 1.0
 
 
 @pytest.fixture(scope="module")

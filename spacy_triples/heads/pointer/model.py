@@ -6,7 +6,7 @@ and the conditional pass reuse the same token vectors, and the conditional pass 
 all subjects of all docs (the reference implementations re-run BERT once per subject).
 
 The output layer's input is ``(token vectors, head inputs)``: in training the head inputs are the
-gold subjects to condition on (one sampled per doc, see ``util.sample_subjects``); at prediction
+gold subjects to condition on (``train_subjects`` per doc, see ``util.sample_subjects``); at prediction
 they are the thresholds, since the subjects found by the first pass choose the second.
 """
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
@@ -36,7 +36,7 @@ from .util import (
 
 class PointerScores(NamedTuple):
     """Training output. ``queries`` rows: (doc, s_start, s_end, slice_start, slice_end), one per
-    conditional pass (the sampled subject of each doc that has one)."""
+    conditional pass (each sampled subject of each doc)."""
 
     lengths: List[int]
     queries: numpy.ndarray
@@ -76,6 +76,7 @@ def build_pointer_head(
     max_chunk_elements: int = 2**22,
     mixed_precision: bool = False,
     grad_scaler_config: Optional[dict] = None,
+    train_subjects: int = 1,
 ) -> Model:
     """Registered as ``spacy_triples.PointerHead.v1``.
 
@@ -87,9 +88,16 @@ def build_pointer_head(
         added to the conditioned tokens (0: off, as in CasRel).
     max_chunk_elements: inference runs the conditional pass over chunks of subjects of at most
         this many (tokens x width) elements, bounding memory.
+    train_subjects: how many gold subjects per doc the conditional head trains on in a step: 1
+        samples one (CasRel), N samples up to N, 0 takes all. The encoder still runs once.
     """
     if condition not in ("layernorm", "add"):
         raise ValueError(f"spacy_triples.PointerHead.v1: condition must be 'layernorm' or 'add', got {condition!r}.")
+    if isinstance(train_subjects, bool) or not isinstance(train_subjects, int) or train_subjects < 0:
+        raise ValueError(
+            f"spacy_triples.PointerHead.v1: train_subjects must be an integer >= 0 (1: one sampled subject "
+            f"per doc, as in CasRel; 0: all), got {train_subjects!r}."
+        )
     output_layer = Model(
         "pointer_tagger",
         _output_forward,
@@ -104,6 +112,7 @@ def build_pointer_head(
             "mixed_precision": mixed_precision,
             "grad_scaler_config": dict(grad_scaler_config or {}),
             "n_entity_types": 1,
+            "train_subjects": train_subjects,
         },
     )
     return build_triple_model("triple_pointer", tok2vec, output_layer, PointerHead)
@@ -118,7 +127,7 @@ class PointerHead(TripleHead):
         if gold is None:
             return PointerThresholds(settings.threshold, settings.lowest_threshold, settings.max_span_length)
         # numpy's global RNG is the one spaCy's training seeds (fix_random_seed)
-        return sample_subjects(gold, numpy.random)
+        return sample_subjects(gold, numpy.random, self.layer.attrs.get("train_subjects", 1))
 
     def get_loss(self, outputs: PointerScores, gold: List[GoldRows], settings: HeadSettings, ops) -> Tuple[float, PointerScores]:
         """Sigmoid cross-entropy of the token pointers plus that of the conditional object pointers."""
@@ -177,21 +186,21 @@ def _output_forward(model: Model, X: Tuple[List[Floats2d], Any], is_train: bool)
     if not model.layers:
         raise ValueError("The pointer head is not initialized: call nlp.initialize() first.")
     if is_train:
-        subjects = head_inputs if head_inputs is not None else [None] * len(lengths)
+        subjects = head_inputs if head_inputs is not None else [[] for _ in lengths]
         if len(subjects) != len(lengths):
-            raise ValueError(f"PointerHead: {len(subjects)} sampled subjects for a batch of {len(lengths)} docs.")
+            raise ValueError(f"PointerHead: sampled subjects for {len(subjects)} docs in a batch of {len(lengths)} docs.")
         return _train_forward(model, Xs, lengths, subjects)
     if head_inputs is None:
         head_inputs = PointerThresholds(0.5, 0.5, 24)
     return _predict_forward(model, Xs, lengths, head_inputs), no_gradient(model, lengths, n_in)
 
 
-def _train_forward(model: Model, Xs: List[Floats2d], lengths: List[int], subjects: Sequence[Optional[Tuple[int, int]]]):
+def _train_forward(model: Model, Xs: List[Floats2d], lengths: List[int], subjects: Sequence[Sequence[Tuple[int, int]]]):
     ops = model.ops
     total = sum(lengths)
     n_in = model.get_dim("nI")
     n_types = model.attrs["n_entity_types"]
-    queries = make_queries([[s] if s is not None else [] for s in subjects], lengths, model.attrs["object_reach"])
+    queries = make_queries(subjects, lengths, model.attrs["object_reach"])
     empty_objects = ops.alloc3f(0, 1, 2 * model.get_dim("nO"))
     if total == 0:
         out = PointerScores(lengths, queries, ops.alloc2f(0, 4 * n_types), empty_objects)

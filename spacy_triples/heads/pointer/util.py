@@ -14,15 +14,31 @@ from ...triples import TripleRow, merge_best
 GoldRows = Optional[Sequence[TripleRow]]
 
 
-def sample_subjects(gold: Sequence[GoldRows], rng: numpy.random.RandomState) -> List[Optional[Tuple[int, int]]]:
-    """One gold subject span per doc, drawn uniformly from its distinct subjects (None: no subject
-    or unannotated). CasRel trains the conditional head on one sampled subject per sentence: the
-    cost of a step stays one conditional pass per sentence however many subjects it has, and over
-    the epochs every subject is drawn, so the expected gradient is that of all subjects."""
-    out: List[Optional[Tuple[int, int]]] = []
+def sample_subjects(
+    gold: Sequence[GoldRows], rng: numpy.random.RandomState, limit: int = 1
+) -> List[List[Tuple[int, int]]]:
+    """The gold subject spans each doc's conditional head trains on: up to ``limit`` of its
+    distinct subjects, drawn uniformly without replacement (``limit=0``: all of them, in order).
+    A doc without subjects, or unannotated (None), gets none.
+
+    CasRel trains on one sampled subject per sentence (``limit=1``): over the epochs every subject
+    is drawn. More subjects per step cost one small conditional pass each (the encoder runs once)
+    and train sentences with several subjects, where one is often missed, on all of them.
+    """
+    if limit < 0:
+        raise ValueError(f"sample_subjects: limit must be >= 0 (0: all subjects), got {limit}.")
+    out: List[List[Tuple[int, int]]] = []
     for rows in gold:
         subjects = sorted({(row[0], row[1]) for row in rows or []})
-        out.append(subjects[rng.randint(len(subjects))] if subjects else None)
+        if not subjects:
+            out.append([])
+        elif limit == 1:
+            out.append([subjects[rng.randint(len(subjects))]])
+        elif limit == 0 or limit >= len(subjects):
+            out.append(subjects)
+        else:
+            picked = sorted(rng.choice(len(subjects), size=limit, replace=False).tolist())
+            out.append([subjects[i] for i in picked])
     return out
 
 
