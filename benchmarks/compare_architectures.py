@@ -1,7 +1,8 @@
 """Train and test each head/encoder combination within a fixed wall-clock budget (issue 4).
 
     python benchmarks/compare_architectures.py [--budget 300] [--datasets conll04 webnlg] \
-        [--configs dgcnn pointer_dgcnn transformer pointer_transformer]
+        [--configs dgcnn pointer_dgcnn transformer pointer_transformer] [--steps N] [--seeds 0 1 2] \
+        [--set KEY=VALUE ...]
 
 Needs the converted corpora (python benchmarks/convert_datasets.py) and static vectors for the
 DGCNN configs (made here with spacy-triples init-vectors when missing). Each run is a separate
@@ -36,7 +37,11 @@ SCHEMAS = {"duie2": "duie2/duie_schema.json", "lic2019": "lic2019_duie1/all_50_s
 DATA = ROOT.parent / "shared" / "data"
 
 
-def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=(), steps=None) -> dict:
+def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=(), steps=None,
+            on_step=None) -> dict:
+    """Train one configuration on one dataset, score its test set. ``on_step(step, phase)`` is
+    called after initialisation (step 0, "init"), after every training step ("train") and after
+    loading the best model and scoring the test set ("test") (benchmarks/train_memory.py uses it)."""
     import spacy
     import torch
     from spacy import util
@@ -71,6 +76,8 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     start = time.perf_counter()
     nlp = init_nlp(cfg)
     init_seconds = time.perf_counter() - start
+    report = on_step or (lambda step, phase: None)
+    report(0, "init")
     config_i = nlp.config.interpolate()
     util.fix_random_seed(config_i["training"]["seed"])
     T = registry.resolve(config_i["training"], schema=ConfigSchemaTraining)
@@ -96,6 +103,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     train_start = time.perf_counter()
     for _, info, is_best in steps:
         step = info["step"]
+        report(step, "train")
         if is_best:
             best_dev = info["score"]
             nlp.to_disk(best_dir)
@@ -106,6 +114,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     best = spacy.load(best_dir)
     examples = list(Corpus(test)(best))
     scores = best.evaluate(examples)
+    report(step, "test")
     texts = [eg.reference.text for eg in examples]
     n_words = sum(len(eg.reference) for eg in examples)
     list(best.pipe(texts[:32]))  # warm-up
@@ -142,15 +151,23 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", default=str(ROOT / "training" / "bench"))
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. components.triple_extractor.typed_entities=false")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="run each configuration once per seed (system.seed) and report mean, min and max")
     parser.add_argument("--one", nargs=2, metavar=("CONFIG", "DATASET"), help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = Path(args.work)
     vectors = work / "vectors"
     if args.one:
         config, dataset = args.one
         tag = "-".join(x.split("=")[0].rsplit(".", 1)[-1] + "_" + x.split("=")[1] for x in args.set)
+        if args.seed is not None:
+            tag += f"{'-' if tag else ''}seed{args.seed}"
+            args.set = [*args.set, f"system.seed={args.seed}"]
         result = run_one(config, dataset, args.budget, work / f"{dataset}-{config}{'-' + tag if tag else ''}", vectors,
                          args.threads, args.set, args.steps)
+        if args.seed is not None:  # the seed is its own field: runs of one configuration share a name
+            result["config"] = result["config"].replace(f" [system.seed={args.seed}]", "")
         print("RESULT " + json.dumps(result))
         return
     for name in args.datasets:
@@ -161,11 +178,13 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "spacy_triples", "init-vectors", str(vectors)], check=True)
     out_file = ROOT / "benchmarks" / "results" / "architectures.json"
     results = json.loads(out_file.read_text())["results"] if out_file.exists() else []
+    this_command = []
     for dataset in args.datasets:
-        for config in args.configs:
+        for config, seed in ((c, s) for c in args.configs for s in (args.seeds or [None])):
             proc = subprocess.run([sys.executable, __file__, "--one", config, dataset, "--budget", str(args.budget),
                                    "--threads", str(args.threads), "--work", str(work),
-                                   *(["--steps", str(args.steps)] if args.steps else []), "--set", *args.set],
+                                   *(["--steps", str(args.steps)] if args.steps else []),
+                                   *(["--seed", str(seed)] if seed is not None else []), "--set", *args.set],
                                   capture_output=True, text=True)
             lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
             if proc.returncode or not lines:
@@ -174,12 +193,35 @@ def main() -> None:
                 result = {"config": name, "dataset": dataset, "error": proc.stderr.strip().splitlines()[-1:]}
             else:
                 result = json.loads(lines[-1][len("RESULT "):])
-            results = [r for r in results if (r["config"], r["dataset"]) != (result["config"], dataset)] + [result]
+            key = (result["config"], dataset, result.get("seed"))
+            results = [r for r in results if (r["config"], r["dataset"], r.get("seed")) != key] + [result]
+            this_command.append(result)
             payload = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, python {platform.python_version()}",
-                       "command": "python benchmarks/compare_architectures.py " + " ".join(sys.argv[1:]), "results": results}
+                       "command": "python benchmarks/compare_architectures.py " + " ".join(sys.argv[1:]), "results": results,
+                       "seed_summaries": seed_summaries(this_command) if args.seeds else []}
             out_file.write_text(json.dumps(payload, indent=2))
             print(json.dumps(result), flush=True)
     print(table(results))
+    for summary in payload["seed_summaries"]:
+        print(json.dumps(summary))
+
+
+def seed_summaries(results) -> list:
+    """Mean, min and max over the seeds of each (dataset, configuration) in ``results``."""
+    groups: dict = {}
+    for r in results:
+        if "error" not in r:
+            groups.setdefault((r["dataset"], r["config"]), []).append(r)
+    out = []
+    for (dataset, config), runs in groups.items():
+        row = {"dataset": dataset, "config": config, "seeds": [r.get("seed") for r in runs]}
+        for name, get in (("test_strict_f", lambda r: r["test"]["triples_strict_f"]), ("test_macro_f", lambda r: r["test_macro_f"]),
+                          ("best_dev_triples_f", lambda r: r["best_dev_triples_f"]), ("train_s", lambda r: r["train_s"]),
+                          ("peak_rss_mib", lambda r: r["peak_rss_mib"])):
+            values = [get(r) for r in runs]
+            row[name] = {"mean": round(sum(values) / len(values), 2), "min": min(values), "max": max(values)}
+        out.append(row)
+    return out
 
 
 def table(results) -> str:

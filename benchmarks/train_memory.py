@@ -1,0 +1,87 @@
+"""Where training memory goes (issue 14, goal 5): resident memory over a training run.
+
+    python benchmarks/train_memory.py [--config pointer_transformer] [--dataset conll04] [--steps 400]
+        [--malloc glibc|arena2|trim] [--set KEY=VALUE ...]
+
+Runs compare_architectures' training for ``--steps`` steps in a child process (so its peak is its
+own) and samples the resident set size (VmRSS, and the peak VmHWM) from /proc after
+initialisation, every 20 steps and after the test evaluation. ``--malloc`` runs the child with
+glibc's default allocator settings, with MALLOC_ARENA_MAX=2, or with a lower trim/mmap threshold,
+to tell allocator fragmentation from memory that is really held. Appends to
+benchmarks/results/train_memory.json.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+MALLOC = {
+    "glibc": {},
+    "arena2": {"MALLOC_ARENA_MAX": "2"},
+    "trim": {"MALLOC_ARENA_MAX": "2", "MALLOC_TRIM_THRESHOLD_": "131072", "MALLOC_MMAP_THRESHOLD_": "131072"},
+}
+
+
+def rss_mib():
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return {k: round(int(fields[k].split()[0]) / 1024, 1) for k in ("VmRSS", "VmHWM")}
+
+
+def child(args) -> None:
+    import compare_architectures as ca
+
+    samples = []
+    t0 = time.perf_counter()
+
+    def on_step(step, phase):
+        if phase != "train" or step % 20 == 0:
+            samples.append({"step": step, "phase": phase, "s": round(time.perf_counter() - t0, 1), **rss_mib()})
+
+    result = ca.run_one(args.config, args.dataset, 1e9, Path(args.work) / f"memory-{args.dataset}-{args.config}",
+                        Path(args.work) / "vectors", args.threads, args.set, args.steps, on_step=on_step)
+    print("RESULT " + json.dumps({"samples": samples, "result": result}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", default="pointer_transformer")
+    parser.add_argument("--dataset", default="conll04")
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--malloc", default="glibc", choices=sorted(MALLOC))
+    parser.add_argument("--work", default=str(ROOT / "training" / "bench"))
+    parser.add_argument("--set", nargs="*", default=[])
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    env = {**os.environ, **MALLOC[args.malloc]}
+    cmd = [sys.executable, __file__, "--child", "--config", args.config, "--dataset", args.dataset, "--steps", str(args.steps),
+           "--threads", str(args.threads), "--work", args.work, "--set", *args.set]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        sys.exit(proc.stderr[-4000:])
+    out = json.loads(lines[-1][len("RESULT "):])
+    samples = out["samples"]
+    run = {"command": "python benchmarks/train_memory.py " + " ".join(sys.argv[1:]), "malloc": MALLOC[args.malloc],
+           "config": args.config, "dataset": args.dataset, "steps": args.steps, "settings": args.set,
+           "rss_after_init_mib": samples[0]["VmRSS"],
+           "rss_at_steps_mib": {s["step"]: s["VmRSS"] for s in samples if s["phase"] == "train"},
+           "peak_before_test_mib": max(s["VmHWM"] for s in samples if s["phase"] != "test"),
+           "peak_mib": samples[-1]["VmHWM"], "best_dev_triples_f": out["result"]["best_dev_triples_f"]}
+    out_file = ROOT / "benchmarks" / "results" / "train_memory.json"
+    runs = json.loads(out_file.read_text())["runs"] if out_file.exists() else []
+    payload = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}", "runs": runs + [run]}
+    out_file.write_text(json.dumps(payload, indent=2))
+    print(json.dumps(run, indent=1))
+
+
+if __name__ == "__main__":
+    main()
