@@ -1,7 +1,7 @@
 """Train and test each head/encoder combination within a fixed wall-clock budget (issue 4).
 
     python benchmarks/compare_architectures.py [--budget 300] [--datasets conll04 webnlg] \
-        [--configs dgcnn pointer_dgcnn transformer pointer_transformer] [--steps N] [--seeds 0 1 2] \
+        [--configs dgcnn pointer_dgcnn gp_transformer transformer] [--steps N] [--seeds 0 1 2] \
         [--set KEY=VALUE ...]
 
 Needs the converted corpora (python benchmarks/convert_datasets.py) and static vectors for the
@@ -144,7 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", type=float, default=300.0, help="training wall seconds per run")
     parser.add_argument("--datasets", nargs="+", default=["conll04", "webnlg"])
-    parser.add_argument("--configs", nargs="+", default=["dgcnn", "pointer_dgcnn", "transformer", "pointer_transformer"])
+    parser.add_argument("--configs", nargs="+", default=["dgcnn", "pointer_dgcnn", "gp_transformer", "transformer"])
     parser.add_argument("--steps", type=int, default=None,
                         help="max training steps (the schedule's length); transformer configs default to --budget "
                              "(about 1 step/s on 2 cores). Training stops at the budget or the steps, whichever comes first")

@@ -38,7 +38,7 @@ TEST = CORPUS / "webnlg__test_triples.json.spacy"
 CONLL04_TEST = CORPUS / "conll04__unified_format__test.CoNLL04.json.spacy"
 TRAINED_TEST = {"webnlg": TEST, "conll04": CONLL04_TEST, "sample": CONLL04_TEST}
 TRAIN = CORPUS / "webnlg__train_triples.json.spacy"
-CONFIGS = {("transformer", "global_pointer"): "transformer", ("transformer", "pointer"): "pointer_transformer",
+CONFIGS = {("transformer", "global_pointer"): "gp_transformer", ("transformer", "pointer"): "transformer",
            ("dgcnn", "global_pointer"): "dgcnn", ("dgcnn", "pointer"): "pointer_dgcnn"}
 UPSTREAM = {"transformer": "transformer", "dgcnn": "tok2vec"}
 GOALS = {"transformer": 0.90, "dgcnn": 0.50}

@@ -10,7 +10,7 @@ BUDGET="${BUDGET:-180}"
 ZH_BUDGET="${ZH_BUDGET:-300}"
 $PY benchmarks/convert_datasets.py > /dev/null
 $PY benchmarks/compare_architectures.py --budget "$BUDGET" --datasets conll04 webnlg \
-    --configs dgcnn pointer_dgcnn transformer pointer_transformer
+    --configs dgcnn pointer_dgcnn gp_transformer transformer
 $PY benchmarks/compare_architectures.py --budget "$BUDGET" --datasets webnlg_star --configs dgcnn pointer_dgcnn
 $PY benchmarks/compare_architectures.py --budget "$ZH_BUDGET" --datasets duie2 lic2019 --configs zh_dgcnn zh_pointer_dgcnn
 $PY benchmarks/suite.py

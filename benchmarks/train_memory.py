@@ -1,6 +1,6 @@
 """Where training memory goes (issue 14, goal 5): resident memory over a training run.
 
-    python benchmarks/train_memory.py [--config pointer_transformer] [--dataset conll04] [--steps 400]
+    python benchmarks/train_memory.py [--config transformer] [--dataset conll04] [--steps 400]
         [--malloc glibc|arena2|trim] [--set KEY=VALUE ...]
 
 Runs compare_architectures' training for ``--steps`` steps in a child process (so its peak is its
@@ -50,7 +50,7 @@ def child(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--config", default="pointer_transformer")
+    parser.add_argument("--config", default="transformer")
     parser.add_argument("--dataset", default="conll04")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--threads", type=int, default=2)

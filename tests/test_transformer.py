@@ -22,7 +22,7 @@ def _config(name: str, path: str = "configs/transformer.cfg") -> Config:
     return config
 
 
-@pytest.mark.parametrize("path", ["configs/transformer.cfg", "configs/pointer_transformer.cfg"])
+@pytest.mark.parametrize("path", ["configs/transformer.cfg", "configs/gp_transformer.cfg"])
 def test_transformer_listener_overfits_and_round_trips(tiny_bert, tmp_path, path):
     nlp = spacy.util.load_model_from_config(_config(tiny_bert, path), auto_fill=True, validate=True)
     assert nlp.pipe_names == ["transformer", "triple_extractor"]

@@ -112,7 +112,7 @@ def test_chinese_bert_transformer_path(zh_corpus, tmp_path):
                                      intermediate_size=64, max_position_embeddings=128)
     transformers.BertModel(config).save_pretrained(folder)
     transformers.BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=False).save_pretrained(folder)
-    cfg = Config().from_disk(ROOT / "configs" / "transformer.cfg")
+    cfg = Config().from_disk(ROOT / "configs" / "gp_transformer.cfg")
     cfg["nlp"]["lang"] = "zh"
     cfg["nlp"]["tokenizer"] = {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "char"}
     cfg["initialize"]["tokenizer"] = {"pkuseg_model": None, "pkuseg_user_dict": "default"}
