@@ -38,10 +38,12 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=(), steps=None,
-            on_step=None) -> dict:
+            on_step=None, tune=False) -> dict:
     """Train one configuration on one dataset, score its test set. ``on_step(step, phase)`` is
     called after initialisation (step 0, "init"), after every training step ("train") and after
-    loading the best model and scoring the test set ("test") (benchmarks/train_memory.py uses it)."""
+    loading the best model and scoring the test set ("test") (benchmarks/train_memory.py uses it).
+    ``tune``: also sweep per-relation thresholds on the dev set (spacy-triples tune-thresholds) and
+    score the test set again with them ("tuned")."""
     import spacy
     import torch
     from spacy import util
@@ -121,6 +123,16 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     t = time.perf_counter()
     list(best.pipe(texts, batch_size=64))
     infer_seconds = time.perf_counter() - t
+    tuned = None
+    if tune:
+        from spacy_triples.thresholds import tune_thresholds
+
+        t = time.perf_counter()
+        sweep = tune_thresholds(best, list(Corpus(dev)(best)))
+        tuned_scores = best.evaluate(examples)
+        tuned = {"thresholds": sweep["thresholds"], "dev_f_before": round(100 * sweep["f1_before"], 2),
+                 "dev_f_after": round(100 * sweep["f1_after"], 2), "seconds": round(time.perf_counter() - t, 1),
+                 **{k: round(100 * (tuned_scores.get(k) or 0.0), 2) for k in ("triples_strict_p", "triples_strict_r", "triples_strict_f")}}
     overlap = {k: {m: round(100 * v[m], 2) for m in ("p", "r", "f")} for k, v in (scores.get("triples_per_overlap") or {}).items()}
     return {
         "config": config + "".join(f" [{x}]" for x in settings), "dataset": dataset, "budget_s": budget,
@@ -137,6 +149,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
         "infer_words_per_s": round(n_words / infer_seconds, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "torch_threads": threads,
+        **({"test_tuned_thresholds": tuned} if tuned else {}),
     }
 
 
@@ -155,6 +168,8 @@ def main() -> None:
                         help="run each configuration once per seed (system.seed) and report mean, min and max")
     parser.add_argument("--one", nargs=2, metavar=("CONFIG", "DATASET"), help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--tune-thresholds", action="store_true",
+                        help="after training, tune per-relation thresholds on dev and score the test set again")
     args = parser.parse_args()
     work = Path(args.work)
     vectors = work / "vectors"
@@ -165,7 +180,7 @@ def main() -> None:
             tag += f"{'-' if tag else ''}seed{args.seed}"
             args.set = [*args.set, f"system.seed={args.seed}"]
         result = run_one(config, dataset, args.budget, work / f"{dataset}-{config}{'-' + tag if tag else ''}", vectors,
-                         args.threads, args.set, args.steps)
+                         args.threads, args.set, args.steps, tune=args.tune_thresholds)
         if args.seed is not None:  # the seed is its own field: runs of one configuration share a name
             result["config"] = result["config"].replace(f" [system.seed={args.seed}]", "")
         print("RESULT " + json.dumps(result))
@@ -184,7 +199,8 @@ def main() -> None:
             proc = subprocess.run([sys.executable, __file__, "--one", config, dataset, "--budget", str(args.budget),
                                    "--threads", str(args.threads), "--work", str(work),
                                    *(["--steps", str(args.steps)] if args.steps else []),
-                                   *(["--seed", str(seed)] if seed is not None else []), "--set", *args.set],
+                                   *(["--seed", str(seed)] if seed is not None else []),
+                                   *(["--tune-thresholds"] if args.tune_thresholds else []), "--set", *args.set],
                                   capture_output=True, text=True)
             lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
             if proc.returncode or not lines:
@@ -217,8 +233,11 @@ def seed_summaries(results) -> list:
         row = {"dataset": dataset, "config": config, "seeds": [r.get("seed") for r in runs]}
         for name, get in (("test_strict_f", lambda r: r["test"]["triples_strict_f"]), ("test_macro_f", lambda r: r["test_macro_f"]),
                           ("best_dev_triples_f", lambda r: r["best_dev_triples_f"]), ("train_s", lambda r: r["train_s"]),
-                          ("peak_rss_mib", lambda r: r["peak_rss_mib"])):
-            values = [get(r) for r in runs]
+                          ("peak_rss_mib", lambda r: r["peak_rss_mib"]),
+            ("test_strict_f_tuned", lambda r: (r.get("test_tuned_thresholds") or {}).get("triples_strict_f"))):
+            values = [v for v in map(get, runs) if v is not None]
+            if not values:
+                continue
             row[name] = {"mean": round(sum(values) / len(values), 2), "min": min(values), "max": max(values)}
         out.append(row)
     return out
