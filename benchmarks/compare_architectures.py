@@ -112,6 +112,8 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
         if time.perf_counter() - train_start > budget:
             break
     train_seconds = time.perf_counter() - train_start
+    # peak resident memory of training alone (the test phase below loads a second pipeline)
+    peak_train = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     words = info.get("words", 0)
     best = spacy.load(best_dir)
     examples = list(Corpus(test)(best))
@@ -147,6 +149,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
         "test_per_overlap": overlap,
         "train_words_per_s": round(words / max(train_seconds - eval_seconds[0], 1e-9), 1),
         "infer_words_per_s": round(n_words / infer_seconds, 1),
+        "peak_rss_train_mib": round(peak_train, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "torch_threads": threads,
         **({"test_tuned_thresholds": tuned} if tuned else {}),
@@ -233,7 +236,7 @@ def seed_summaries(results) -> list:
         row = {"dataset": dataset, "config": config, "seeds": [r.get("seed") for r in runs]}
         for name, get in (("test_strict_f", lambda r: r["test"]["triples_strict_f"]), ("test_macro_f", lambda r: r["test_macro_f"]),
                           ("best_dev_triples_f", lambda r: r["best_dev_triples_f"]), ("train_s", lambda r: r["train_s"]),
-                          ("peak_rss_mib", lambda r: r["peak_rss_mib"]),
+                          ("peak_rss_mib", lambda r: r["peak_rss_mib"]), ("peak_rss_train_mib", lambda r: r.get("peak_rss_train_mib")),
             ("test_strict_f_tuned", lambda r: (r.get("test_tuned_thresholds") or {}).get("triples_strict_f"))):
             values = [v for v in map(get, runs) if v is not None]
             if not values:

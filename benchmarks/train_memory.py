@@ -36,16 +36,34 @@ def rss_mib():
 def child(args) -> None:
     import compare_architectures as ca
 
-    samples = []
+    samples, traced = [], {}
     t0 = time.perf_counter()
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start(8)
+
+    trim = None
+    if args.trim_every:
+        import ctypes
+
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
 
     def on_step(step, phase):
+        if trim is not None and phase == "train" and step % args.trim_every == 0:
+            trim(0)
         if phase != "train" or step % 20 == 0:
             samples.append({"step": step, "phase": phase, "s": round(time.perf_counter() - t0, 1), **rss_mib()})
+        if args.tracemalloc and phase == "train" and step == args.steps:
+            # what Python and numpy (not torch) hold at the last step, by allocation site
+            stats = tracemalloc.take_snapshot().statistics("traceback")
+            traced["total_mib"] = round(sum(s.size for s in stats) / 2**20, 1)
+            traced["top"] = [{"mib": round(s.size / 2**20, 1), "count": s.count, "where": [str(f) for f in s.traceback[:6]]}
+                             for s in stats[:12]]
 
     result = ca.run_one(args.config, args.dataset, 1e9, Path(args.work) / f"memory-{args.dataset}-{args.config}",
                         Path(args.work) / "vectors", args.threads, args.set, args.steps, on_step=on_step)
-    print("RESULT " + json.dumps({"samples": samples, "result": result}))
+    print("RESULT " + json.dumps({"samples": samples, "result": result, "traced": traced}))
 
 
 def main() -> None:
@@ -57,25 +75,30 @@ def main() -> None:
     parser.add_argument("--malloc", default="glibc", choices=sorted(MALLOC))
     parser.add_argument("--work", default=str(ROOT / "training" / "bench"))
     parser.add_argument("--set", nargs="*", default=[])
+    parser.add_argument("--tracemalloc", action="store_true", help="list what Python/numpy hold at the last step, by site")
+    parser.add_argument("--trim-every", type=int, default=0, help="call glibc's malloc_trim(0) every N steps")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
     env = {**os.environ, **MALLOC[args.malloc]}
     cmd = [sys.executable, __file__, "--child", "--config", args.config, "--dataset", args.dataset, "--steps", str(args.steps),
-           "--threads", str(args.threads), "--work", args.work, "--set", *args.set]
+           "--threads", str(args.threads), "--work", args.work, *(["--tracemalloc"] if args.tracemalloc else []),
+           "--trim-every", str(args.trim_every), "--set", *args.set]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
     if proc.returncode or not lines:
         sys.exit(proc.stderr[-4000:])
     out = json.loads(lines[-1][len("RESULT "):])
     samples = out["samples"]
-    run = {"command": "python benchmarks/train_memory.py " + " ".join(sys.argv[1:]), "malloc": MALLOC[args.malloc],
+    run = {"command": "python benchmarks/train_memory.py " + " ".join(sys.argv[1:]), "malloc": MALLOC[args.malloc], "trim_every": args.trim_every,
            "config": args.config, "dataset": args.dataset, "steps": args.steps, "settings": args.set,
            "rss_after_init_mib": samples[0]["VmRSS"],
            "rss_at_steps_mib": {s["step"]: s["VmRSS"] for s in samples if s["phase"] == "train"},
+           "seconds_at_steps": {s["step"]: s["s"] for s in samples if s["phase"] == "train"},
            "peak_before_test_mib": max(s["VmHWM"] for s in samples if s["phase"] != "test"),
-           "peak_mib": samples[-1]["VmHWM"], "best_dev_triples_f": out["result"]["best_dev_triples_f"]}
+           "peak_mib": samples[-1]["VmHWM"], "best_dev_triples_f": out["result"]["best_dev_triples_f"],
+           **({"tracemalloc": out["traced"]} if out["traced"] else {})}
     out_file = ROOT / "benchmarks" / "results" / "train_memory.json"
     runs = json.loads(out_file.read_text())["runs"] if out_file.exists() else []
     payload = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}", "runs": runs + [run]}

@@ -4,6 +4,7 @@ from spacy.util import registry
 from .encoders.dgcnn import build_dgcnn
 from .heads.global_pointer.model import build_global_pointer
 from .heads.pointer.model import build_pointer_head
+from .memory import make_malloc_trim
 from .normalize import create_normalizing_tokenizer
 from .scorer import make_triple_scorer
 from .util import package_folder
@@ -14,3 +15,4 @@ registry.architectures.register("spacy_triples.DGCNN.v1", func=build_dgcnn)
 registry.scorers.register("spacy_triples.triple_scorer.v1", func=make_triple_scorer)
 registry.misc.register("spacy_triples.package_folder.v1", func=package_folder)
 registry.tokenizers.register("spacy_triples.normalizing_tokenizer.v1", func=create_normalizing_tokenizer)
+registry.callbacks.register("spacy_triples.malloc_trim.v1", func=make_malloc_trim)

@@ -18,6 +18,7 @@ REGISTRIES = {
     "spacy_scorers": "scorers",
     "spacy_misc": "misc",
     "spacy_tokenizers": "tokenizers",
+    "spacy_callbacks": "callbacks",
 }
 
 
