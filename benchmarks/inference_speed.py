@@ -248,7 +248,9 @@ def main() -> None:
     if "scaling" in args.only:
         results["scaling"] = [_sub(args, "scaling", head, n) for head in ("global_pointer", "pointer") for n in (5, 50, 216)]
     if "accuracy" in args.only:
-        results["accuracy"] = [_sub(args, "accuracy", config) for config in ("transformer", "dgcnn")]
+        rows = [_sub(args, "accuracy", config) for config in ("gp_transformer", "dgcnn")]
+        fresh = {(r.get("config"), r.get("dataset")) for r in rows}
+        results["accuracy"] = [r for r in results.get("accuracy", []) if (r.get("config"), r.get("dataset")) not in fresh] + rows
     results.setdefault("commands", [])
     results["commands"] = [c for c in results["commands"] if c != results["command"]] + [results["command"]]
     out_file.write_text(json.dumps(results, indent=2) + "\n")
