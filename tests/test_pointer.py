@@ -69,6 +69,43 @@ def test_typed_subjects_and_objects():
     assert decode_pointer_objects(obj, 2, tok, [0.5, 0.95], 24, n_types) == []
 
 
+def test_decode_skips_only_relations_that_cannot_give_an_object():
+    """PointerHead.decode decodes only the relations with a start and an end above the lowest
+    threshold; the triples equal decoding every relation of the dense probabilities."""
+    from spacy_triples.heads import HeadSettings
+    from spacy_triples.heads.pointer.model import PointerCandidates, PointerHead
+
+    rng = numpy.random.RandomState(0)
+    n_rel, lengths = 40, [9, 7]
+    thresholds = tuple(rng.choice([0.3, 0.5, 0.7], size=n_rel).tolist())
+    settings = HeadSettings(tuple(f"r{i}" for i in range(n_rel)), (), 0.5, thresholds, 4, {})
+    queries = make_queries([[(0, 2), (4, 5)], [(1, 3)]], lengths, reach=3)
+    width = int((queries[:, 4] - queries[:, 3]).max())
+    # sparse, peaked probabilities: most relations have nothing above the lowest threshold
+    prob = rng.uniform(0, 1, size=(len(queries), width, 2 * n_rel)) ** 12
+    inside = numpy.arange(width)[None, :] < (queries[:, 4] - queries[:, 3])[:, None]
+    hits = (prob > settings.lowest_threshold) & inside[:, :, None]
+    assert 0 < hits.sum() and len({int(c) % n_rel for c in numpy.argwhere(hits)[:, 2]}) < n_rel
+    token_prob = rng.uniform(0, 1, size=(sum(lengths), 4))
+    subjects = [[(0, 2, 0, 0.9), (4, 5, 0, 0.8)], [(1, 3, 0, 0.7)]]
+    out = PointerCandidates(lengths, token_prob, subjects, queries, numpy.argwhere(hits).astype("i"), prob[hits])
+    got = PointerHead(None).decode(out, settings)
+    offsets = [0, lengths[0]]
+    expected = [{} for _ in lengths]
+    for q, (d, s0, s1, c0, c1) in enumerate(queries.tolist()):
+        dense = numpy.where(hits[q], prob[q], 0.0)[: c1 - c0]
+        expected[d][(s0, s1)] = decode_pointer_objects(dense, c0, token_prob[offsets[d] : offsets[d] + lengths[d]], thresholds, 4, 1)
+    from spacy_triples.heads.pointer.util import assemble_triples
+
+    want = [assemble_triples(s, e) for s, e in zip(subjects, expected)]
+    assert got == want and sum(map(len, got)) > 0
+    # the relations argument itself: a subset decodes exactly that subset
+    dense = numpy.where(hits[0], prob[0], 0.0)
+    full = decode_pointer_objects(dense, 0, token_prob, thresholds, 4, 1)
+    some = sorted({r for r, *_ in full})[:2]
+    assert decode_pointer_objects(dense, 0, token_prob, thresholds, 4, 1, some) == [f for f in full if f[0] in some]
+
+
 def test_object_slice_and_query_arrays():
     assert object_slice(10, 12, 100, 5) == (5, 17)
     assert object_slice(1, 2, 4, 5) == (0, 4)

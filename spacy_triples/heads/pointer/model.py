@@ -148,12 +148,20 @@ class PointerHead(TripleHead):
         for (q, pos, channel), prob in zip(outputs.object_index.tolist(), outputs.object_prob.tolist()):
             by_query.setdefault(q, []).append((pos, channel, prob))
         for q, (d, s0, s1, c0, c1) in enumerate(outputs.queries.tolist()):
+            entries = by_query.get(q, ())
+            # only relations with both a start and an end above the lowest threshold can give an
+            # object: decoding skips the rest (with hundreds of labels, nearly all of them)
+            starts = {channel for _, channel, _ in entries if channel < n_rel}
+            relations = sorted(starts & {channel - n_rel for _, channel, _ in entries if channel >= n_rel})
+            if not relations:
+                objects[d][(s0, s1)] = []
+                continue
             dense = numpy.zeros((c1 - c0, 2 * n_rel), dtype="float64")
-            for pos, channel, prob in by_query.get(q, ()):
+            for pos, channel, prob in entries:
                 dense[pos, channel] = prob
             doc_prob = outputs.token_prob[offsets[d] : offsets[d + 1]]
             objects[d][(s0, s1)] = decode_pointer_objects(
-                dense, c0, doc_prob, settings.thresholds, settings.max_span_length, settings.n_types
+                dense, c0, doc_prob, settings.thresholds, settings.max_span_length, settings.n_types, relations
             )
         return [assemble_triples(subjects, found) for subjects, found in zip(outputs.subjects, objects)]
 

@@ -159,17 +159,20 @@ def decode_pointer_objects(
     thresholds: Sequence[float],
     max_span_length: int,
     n_types: int,
+    relations: Optional[Sequence[int]] = None,
 ) -> List[Tuple[int, int, int, int, float]]:
     """Objects for one subject from the conditional head's probabilities over a slice of the doc.
 
     object_prob: (S, 2R): object start of relation r in column r, end in column R + r, for the
     slice starting at doc token ``offset``. token_prob: the doc's (n, 4T) token probabilities; its
     columns 2T + t / 3T + t (object-type start/end) choose the object's type, the type whose
-    start x end probability is highest. Returns ``(rel, start, end, type, score)`` in doc offsets.
+    start x end probability is highest. relations: decode only these (the caller's candidates:
+    those with a start and an end above the lowest threshold); None: all R. Returns
+    ``(rel, start, end, type, score)`` in doc offsets.
     """
     n_rel = object_prob.shape[1] // 2
     found = []
-    for r in range(n_rel):
+    for r in range(n_rel) if relations is None else relations:
         for o0, o1, score in decode_pointer_spans(object_prob[:, r], object_prob[:, n_rel + r], thresholds[r], max_span_length):
             a, b = o0 + offset, o1 + offset
             o_type = 0
