@@ -16,6 +16,7 @@ duplicates (the highest score wins).
 from bisect import bisect_left, bisect_right
 from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from spacy.attrs import IDX, LENGTH
 from spacy.tokens import Doc, Span
 
 TRIPLES_ATTR = "triples"
@@ -178,8 +179,9 @@ def set_triple_rows(doc: Doc, rows: Iterable[TripleRow]) -> None:
     stored = []
     rows = merge_best(rows)
     if rows:
-        starts = [token.idx for token in doc]
-        ends = [token.idx + len(token) for token in doc]
+        offsets = doc.to_array([IDX, LENGTH]).tolist()  # vectorised: no Token objects per doc
+        starts = [start for start, _ in offsets]
+        ends = [start + length for start, length in offsets]
     for row in rows:
         for a, b in ((row.subject_start, row.subject_end), (row.object_start, row.object_end)):
             if not 0 <= a < b <= len(doc):

@@ -257,16 +257,24 @@ def _predict_forward(model: Model, Xs: List[Floats2d], lengths: List[int], thres
         return PointerCandidates(lengths, token_prob, subjects, queries, *no_objects)
     width = int((queries[:, 4] - queries[:, 3]).max())
     chunk = max(1, int(a["max_chunk_elements"]) // max(width * n_in, 1))
+    # a little below the threshold's logit: rounding cannot drop a hit, the exact test follows
+    lowest = float(thresholds.lowest)
+    lowest_logit = -numpy.inf if lowest <= 0 else numpy.inf if lowest >= 1 else float(numpy.log(lowest / (1 - lowest))) - 1e-3
     index_parts, prob_parts = [], []
     for c in range(0, len(queries), chunk):
         part = queries[c : c + chunk]
         (object_logits,) = layer.predict((Xcat, *query_arrays(part, lengths, a["max_distance"]), "objects"))
-        object_prob = sigmoid(ops.to_numpy(object_logits))
+        object_logits = ops.to_numpy(object_logits)
         slice_lengths = part[:, 4] - part[:, 3]
-        inside = numpy.arange(object_prob.shape[1])[None, :] < slice_lengths[:, None]
-        hits = (object_prob > thresholds.lowest) & inside[:, :, None]
+        inside = numpy.arange(object_logits.shape[1])[None, :] < slice_lengths[:, None]
+        # compare logits with the threshold's logit: the sigmoid is computed for the hits only
+        # (K x S x 2R values per chunk, almost all far below any threshold)
+        hits = (object_logits > lowest_logit) & inside[:, :, None]
         found = numpy.argwhere(hits)
         found[:, 0] += c
         index_parts.append(found.astype("i"))
-        prob_parts.append(object_prob[hits])
+        prob = sigmoid(object_logits[hits])
+        keep = prob > thresholds.lowest  # the same test as before, exactly, at the boundary
+        index_parts[-1], prob = index_parts[-1][keep], prob[keep]
+        prob_parts.append(prob)
     return PointerCandidates(lengths, token_prob, subjects, queries, numpy.concatenate(index_parts), numpy.concatenate(prob_parts))
