@@ -5,8 +5,9 @@ step (activations, gradients, the optimizer's temporaries). glibc's allocator ke
 in its arenas, fragmented, so the process holds far more than it uses: for MiniLM on CoNLL04,
 1.89 GiB resident after 80 steps where 0.8 GiB is live (benchmarks/train_memory.py). glibc's
 ``malloc_trim(0)`` returns the free pages. Called every ``every`` training steps, as a
-``[training.before_update]`` callback (configs/transformer.cfg does), it keeps the resident size
-near what is live at no measurable cost in speed at ``every = 10`` (every step costs about 13%).
+``[training.before_update]`` callback (configs/transformer.cfg does), ``every = 10`` cost no
+measurable speed in 80-step runs (every step: about 13%). It lowers the peak, not to what is live:
+the 29-minute CoNLL04 runs still peaked at 2.6-2.7 GiB (3.5 GiB without it).
 
 Lowering glibc's mmap threshold instead (``MALLOC_MMAP_THRESHOLD_=131072``) gave the lowest peak
 but made training 45% slower: every large buffer then costs fresh page faults.
@@ -14,29 +15,29 @@ On a system without glibc the callback does nothing.
 """
 import ctypes
 import ctypes.util
+import functools
 import sys
 from typing import Callable, Dict, Optional
 
 from spacy.language import Language
 
-_TRIM: Optional[Callable[[int], int]] = None
-_LOOKED_UP = False
+@functools.lru_cache(maxsize=None)
+def _libc_malloc_trim() -> Optional[Callable[[int], int]]:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # musl and other C libraries
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 def malloc_trim() -> bool:
     """Call glibc's ``malloc_trim(0)``. Returns whether memory was released (False where the C
     library has no malloc_trim)."""
-    global _TRIM, _LOOKED_UP
-    if not _LOOKED_UP:
-        _LOOKED_UP = True
-        if sys.platform.startswith("linux"):
-            try:
-                trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-                trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-                _TRIM = trim
-            except (OSError, AttributeError):  # musl and other C libraries
-                _TRIM = None
-    return bool(_TRIM(0)) if _TRIM is not None else False
+    trim = _libc_malloc_trim()
+    return bool(trim(0)) if trim is not None else False
 
 
 def make_malloc_trim(every: int = 10) -> Callable[[Language, Dict], None]:

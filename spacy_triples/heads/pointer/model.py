@@ -272,9 +272,8 @@ def _predict_forward(model: Model, Xs: List[Floats2d], lengths: List[int], thres
         hits = (object_logits > lowest_logit) & inside[:, :, None]
         found = numpy.argwhere(hits)
         found[:, 0] += c
-        index_parts.append(found.astype("i"))
         prob = sigmoid(object_logits[hits])
-        keep = prob > thresholds.lowest  # the same test as before, exactly, at the boundary
-        index_parts[-1], prob = index_parts[-1][keep], prob[keep]
-        prob_parts.append(prob)
+        keep = prob > thresholds.lowest  # the exact test on probabilities, at the boundary too
+        index_parts.append(found[keep].astype("i"))
+        prob_parts.append(prob[keep])
     return PointerCandidates(lengths, token_prob, subjects, queries, numpy.concatenate(index_parts), numpy.concatenate(prob_parts))
