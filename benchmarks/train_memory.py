@@ -95,7 +95,9 @@ def main() -> None:
            "config": args.config, "dataset": args.dataset, "steps": args.steps, "settings": args.set,
            "rss_after_init_mib": samples[0]["VmRSS"],
            "rss_at_steps_mib": {s["step"]: s["VmRSS"] for s in samples if s["phase"] == "train"},
+           "peak_at_steps_mib": {s["step"]: s["VmHWM"] for s in samples if s["phase"] == "train"},
            "seconds_at_steps": {s["step"]: s["s"] for s in samples if s["phase"] == "train"},
+           "other_phases": [s for s in samples if s["phase"] != "train"],
            "peak_before_test_mib": max(s["VmHWM"] for s in samples if s["phase"] != "test"),
            "peak_mib": samples[-1]["VmHWM"], "best_dev_triples_f": out["result"]["best_dev_triples_f"],
            **({"tracemalloc": out["traced"]} if out["traced"] else {})}
