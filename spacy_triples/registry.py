@@ -2,7 +2,7 @@
 from spacy.util import registry
 
 from .encoders.dgcnn import build_dgcnn
-from .heads.global_pointer.model import build_global_pointer
+from .heads.global_pointer.model import build_global_pointer, build_global_pointer_v2
 from .heads.pointer.model import build_pointer_head
 from .memory import make_malloc_trim
 from .normalize import create_normalizing_tokenizer
@@ -10,6 +10,7 @@ from .scorer import make_triple_scorer
 from .util import package_folder
 
 registry.architectures.register("spacy_triples.GlobalPointer.v1", func=build_global_pointer)
+registry.architectures.register("spacy_triples.GlobalPointer.v2", func=build_global_pointer_v2)
 registry.architectures.register("spacy_triples.PointerHead.v1", func=build_pointer_head)
 registry.architectures.register("spacy_triples.DGCNN.v1", func=build_dgcnn)
 registry.scorers.register("spacy_triples.triple_scorer.v1", func=make_triple_scorer)

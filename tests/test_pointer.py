@@ -31,6 +31,7 @@ CNN = {"@architectures": "spacy.Tok2Vec.v2", "embed": EMBED, "encode": {
     "@architectures": "spacy.MaxoutWindowEncoder.v2", "width": 64, "window_size": 1, "maxout_pieces": 3, "depth": 2}}
 POINTER = "spacy_triples.PointerHead.v1"
 GP = "spacy_triples.GlobalPointer.v1"
+GP2 = "spacy_triples.GlobalPointer.v2"
 
 
 # ------------------------------------------------------------------------------- decoding
@@ -254,7 +255,8 @@ def _train(head, tok2vec, examples_fn=make_examples, n_iter=300, config=None, ea
     return nlp, examples
 
 
-@pytest.mark.parametrize("head,tok2vec", [(POINTER, DGCNN), (POINTER, CNN), (GP, DGCNN)], ids=["pointer-dgcnn", "pointer-cnn", "gp-dgcnn"])
+@pytest.mark.parametrize("head,tok2vec", [(POINTER, DGCNN), (POINTER, CNN), (GP, DGCNN), (GP2, DGCNN)],
+                         ids=["pointer-dgcnn", "pointer-cnn", "gp-dgcnn", "gp2-dgcnn"])
 def test_overfit_each_architecture_then_round_trip(head, tok2vec, tmp_path):
     nlp, examples = _train(head, tok2vec)
     scores = nlp.evaluate(examples)

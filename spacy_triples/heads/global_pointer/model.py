@@ -1,9 +1,10 @@
-"""``spacy_triples.GlobalPointer.v1``: tok2vec -> bounded windows -> GPLinker pair scores.
+"""``spacy_triples.GlobalPointer.v1`` and ``.v2``: tok2vec -> bounded windows -> GPLinker pair scores.
 
 The thinc side of the GlobalPointer-linking head: the registered builder, the output layer's
 forward pass (windows of token vectors in, dense logits in training or sparse candidates at
 prediction out) and :class:`GlobalPointerHead`, its implementation of the head interface.
 """
+import math
 from typing import Any, List, NamedTuple, Optional, Tuple
 
 import numpy
@@ -70,9 +71,47 @@ def build_global_pointer(
     relation_rope: rotary relative positions in the relation head/tail pointers too (GPLinker
         has them only in the entity pointer); needed by encoders without positions, like the CNN.
     mixed_precision, grad_scaler_config: passed to thinc's ``PyTorchWrapper_v2`` for GPU AMP.
+
+    Its pointers start at logit 0, where about half of all spans pass the 0.5 threshold: an
+    untrained v1 head proposes (a capped number of) junk triples. v2 starts below it.
     """
+    return _build(tok2vec, head_size, dropout, window_size, window_stride, relation_rope, 0.0, 0.0,
+                  mixed_precision, grad_scaler_config)
+
+
+def build_global_pointer_v2(
+    tok2vec: Model[List[Doc], List[Floats2d]],
+    head_size: int = 64,
+    dropout: float = 0.1,
+    window_size: int = 128,
+    window_stride: int = 64,
+    relation_rope: bool = True,
+    entity_prior: float = -8.0,
+    relation_prior: float = -8.0,
+    mixed_precision: bool = False,
+    grad_scaler_config: Optional[dict] = None,
+) -> Model:
+    """Registered as ``spacy_triples.GlobalPointer.v2``: v1 with a prior on its pointers.
+
+    entity_prior, relation_prior: a logit added to the initial scores of the entity pointer and
+        of the relation head and tail pointers (to their output bias). Negative values make a fresh head score every span and
+        pair below the threshold (sigmoid(-8) = 0.0003), so an untrained pipeline proposes nothing
+        and decodes in no time, and the loss starts from "no triple anywhere", the right answer
+        for almost every pair, rather than from a coin toss (the prior-probability initialisation
+        of focal-loss detectors). 0.0 and 0.0 build v1's initialisation.
+    Other arguments as in v1.
+    """
+    return _build(tok2vec, head_size, dropout, window_size, window_stride, relation_rope, entity_prior,
+                  relation_prior, mixed_precision, grad_scaler_config)
+
+
+def _build(tok2vec, head_size, dropout, window_size, window_stride, relation_rope, entity_prior, relation_prior,
+           mixed_precision, grad_scaler_config) -> Model:
     # validates the window settings now rather than at the first batch
     plan_windows([], window_size, window_stride)
+    for name, value in (("entity_prior", entity_prior), ("relation_prior", relation_prior)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value)):
+            raise ValueError(f"GlobalPointer {name} must be a finite number (a logit, e.g. -8.0), got {value!r}")
     output_layer = Model(
         "global_pointer_linker",
         _output_forward,
@@ -84,6 +123,8 @@ def build_global_pointer(
             "window_size": window_size,
             "window_stride": window_stride,
             "relation_rope": relation_rope,
+            "entity_prior": float(entity_prior),
+            "relation_prior": float(relation_prior),
             "mixed_precision": mixed_precision,
             "grad_scaler_config": dict(grad_scaler_config or {}),
             "n_entity_types": 1,
@@ -141,7 +182,8 @@ def _output_init(model: Model, X: Optional[Tuple[List[Floats2d], Any]] = None, Y
     n_in, n_out = head_dims(model, None if X is None else X[0], "GlobalPointer head")
     a = model.attrs
     module = GlobalPointerLinker(
-        n_in, n_out, a["head_size"], a["dropout"], a["relation_rope"], n_entity_types=a["n_entity_types"]
+        n_in, n_out, a["head_size"], a["dropout"], a["relation_rope"], n_entity_types=a["n_entity_types"],
+        entity_prior=a.get("entity_prior", 0.0), relation_prior=a.get("relation_prior", 0.0),
     )
     model.layers.clear()
     model.layers.append(wrap_torch(module, _convert_inputs, tuple_outputs, a["mixed_precision"], a["grad_scaler_config"]))

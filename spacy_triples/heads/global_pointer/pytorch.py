@@ -174,6 +174,8 @@ class GlobalPointerLinker(nn.Module):
         dropout: float = 0.1,
         relation_rope: bool = True,
         n_entity_types: int = 1,
+        entity_prior: float = 0.0,
+        relation_prior: float = 0.0,
     ):
         super().__init__()
         self.dropout = dropout
@@ -186,6 +188,12 @@ class GlobalPointerLinker(nn.Module):
         self.tail = EfficientGlobalPointer(width, n_relations, head_size, use_rope=relation_rope)
         self.n_relations = n_relations
         self.n_entity_types = n_entity_types
+        # a prior (a logit) added to every initial score: the row and column halves of a score's
+        # bias each carry half of it. 0.0 leaves PyTorch's initialisation untouched.
+        for pointer, prior in ((self.entity, entity_prior), (self.head, relation_prior), (self.tail, relation_prior)):
+            if prior:
+                with torch.no_grad():
+                    pointer.bias.bias.add_(prior)
 
     def scores(self, x: torch.Tensor, is_train: bool = False):
         x = F.dropout(x, self.dropout, training=is_train)
