@@ -1,17 +1,33 @@
 """spacy_triples.malloc_trim.v1: the training callback that returns freed memory to the system."""
-import numpy
+from pathlib import Path
+
 import pytest
 from spacy.util import registry
 
 from spacy_triples import memory
 
 
-def test_malloc_trim_returns_a_bool_and_releases_freed_memory():
-    blocks = [numpy.ones(2**18 + 17 * i) for i in range(64)]  # about 130 MiB in odd sizes
-    del blocks[::2]
-    assert isinstance(memory.malloc_trim(), bool)
+def _rss_mib() -> float:
+    status = Path("/proc/self/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+@pytest.mark.skipif(memory._libc_malloc_trim() is None or not Path("/proc/self/status").exists(), reason="needs glibc and /proc")
+def test_malloc_trim_gives_freed_heap_memory_back():
+    # 180 MB of heap blocks below glibc's mmap threshold; every tenth stays alive, so the freed
+    # ones lie between live ones and glibc cannot simply shrink the heap's top
+    blocks = [bytearray(b"x" * 60_000) for _ in range(3000)]
+    kept = blocks[::10]
     del blocks
-    assert isinstance(memory.malloc_trim(), bool)
+    before = _rss_mib()
+    assert memory.malloc_trim() is True
+    assert _rss_mib() < before - 100
+    assert len(kept) == 300
+
+
+def test_malloc_trim_is_false_without_glibc(monkeypatch):
+    monkeypatch.setattr(memory, "_libc_malloc_trim", lambda: None)
+    assert memory.malloc_trim() is False
 
 
 def test_callback_trims_every_nth_step(monkeypatch):
