@@ -38,12 +38,13 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=(), steps=None,
-            on_step=None, tune=False) -> dict:
+            on_step=None, tune=False, gpu_id: int = -1) -> dict:
     """Train one configuration on one dataset, score its test set. ``on_step(step, phase)`` is
     called after initialisation (step 0, "init"), after every training step ("train") and after
     loading the best model and scoring the test set ("test") (benchmarks/train_memory.py uses it).
     ``tune``: also sweep per-relation thresholds on the dev set (spacy-triples tune-thresholds) and
-    score the test set again with them ("tuned")."""
+    score the test set again with them ("tuned"). ``gpu_id`` >= 0 trains and predicts on that GPU
+    (scripts/gpu_wheels.sh runs this on the device machine)."""
     import spacy
     import torch
     from spacy import util
@@ -54,6 +55,10 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     from spacy.util import registry, resolve_dot_names
 
     torch.set_num_threads(threads)
+    if gpu_id >= 0:
+        from thinc.api import require_gpu
+
+        require_gpu(gpu_id)
     train, dev, test = (str(CORPUS / f"{name}.spacy") for name in DATASETS[dataset])
     overrides = {"paths.train": train, "paths.dev": dev, "training.max_steps": 100_000, "training.max_epochs": 0,
                  "training.eval_frequency": 200, "training.patience": 0}
@@ -66,6 +71,8 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
                           "training.optimizer.learn_rate.initial_rate": 0.0001})
     elif steps:
         overrides.update({"training.max_steps": int(steps)})
+    if gpu_id >= 0:
+        overrides["system.gpu_allocator"] = "pytorch"
     for setting in settings:
         key, value = setting.split("=", 1)
         overrides[key] = json.loads(value)
@@ -151,7 +158,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
         "infer_words_per_s": round(n_words / infer_seconds, 1),
         "peak_rss_train_mib": round(peak_train, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "torch_threads": threads,
+        "torch_threads": threads, "device": f"gpu {gpu_id}" if gpu_id >= 0 else "cpu",
         **({"test_tuned_thresholds": tuned} if tuned else {}),
     }
 
@@ -165,6 +172,7 @@ def main() -> None:
                         help="max training steps (the schedule's length); transformer configs default to --budget "
                              "(about 1 step/s on 2 cores). Training stops at the budget or the steps, whichever comes first")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--gpu-id", type=int, default=-1, help="train on this GPU (default: CPU)")
     parser.add_argument("--work", default=str(ROOT / "training" / "bench"))
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. components.triple_extractor.typed_entities=false")
     parser.add_argument("--seeds", nargs="+", type=int, default=None,
@@ -183,7 +191,7 @@ def main() -> None:
             tag += f"{'-' if tag else ''}seed{args.seed}"
             args.set = [*args.set, f"system.seed={args.seed}"]
         result = run_one(config, dataset, args.budget, work / f"{dataset}-{config}{'-' + tag if tag else ''}", vectors,
-                         args.threads, args.set, args.steps, tune=args.tune_thresholds)
+                         args.threads, args.set, args.steps, tune=args.tune_thresholds, gpu_id=args.gpu_id)
         if args.seed is not None:  # the seed is its own field: runs of one configuration share a name
             result["config"] = result["config"].replace(f" [system.seed={args.seed}]", "")
         print("RESULT " + json.dumps(result))
@@ -200,7 +208,7 @@ def main() -> None:
     for dataset in args.datasets:
         for config, seed in ((c, s) for c in args.configs for s in (args.seeds or [None])):
             proc = subprocess.run([sys.executable, __file__, "--one", config, dataset, "--budget", str(args.budget),
-                                   "--threads", str(args.threads), "--work", str(work),
+                                   "--threads", str(args.threads), "--work", str(work), "--gpu-id", str(args.gpu_id),
                                    *(["--steps", str(args.steps)] if args.steps else []),
                                    *(["--seed", str(seed)] if seed is not None else []),
                                    *(["--tune-thresholds"] if args.tune_thresholds else []), "--set", *args.set],
