@@ -275,13 +275,7 @@ def test_decode_with_and_without_schema_on_hand_written_scores():
 
 
 # ------------------------------------------------- relation scoring only for candidate entity pairs
-from spacy_triples.heads.global_pointer.pytorch import (  # noqa: E402
-    EfficientGlobalPointer,
-    best_per_window,
-    entity_caps,
-    pair_up,
-    top_entities,
-)
+from spacy_triples.heads.global_pointer.pytorch import best_per_window, entity_caps, pair_up, top_entities  # noqa: E402
 from spacy_triples.heads.global_pointer.util import rows_from_links  # noqa: E402
 
 
@@ -307,20 +301,6 @@ def test_pair_up_pairs_within_windows_only():
     assert list(zip(s.tolist(), o.tolist())) == [(0, 0), (1, 0), (2, 2), (2, 3)]
     s, o = pair_up(torch.tensor([1]), torch.tensor([0]), 2)
     assert len(s) == len(o) == 0
-
-
-@pytest.mark.parametrize("use_rope", [True, False])
-def test_pointer_scores_at_token_pairs_match_the_dense_scores(use_rope):
-    torch.manual_seed(0)
-    pointer = EfficientGlobalPointer(12, 5, 8, use_rope=use_rope)
-    x = torch.randn(3, 9, 12)
-    window, row, col = torch.tensor([0, 2, 2, 1]), torch.tensor([0, 8, 3, 4]), torch.tensor([5, 1, 3, 8])
-    with torch.no_grad():
-        dense = pointer(x)  # (N, H, W, W)
-        expected = dense[window, :, row, col]
-        assert torch.allclose(pointer.at_tokens(x, window, row, col), expected, atol=1e-5)
-        assert torch.allclose(pointer.at(pointer.project(x), window, row, col), expected, atol=1e-5)
-        assert pointer.at_tokens(x, window[:0], row[:0], col[:0]).shape == (0, 5)
 
 
 def test_best_per_window():
@@ -412,8 +392,8 @@ def test_untrained_linking_stays_bounded_and_independent_of_the_label_count():
         assert per_window.tolist() == [60, 30, 5]
         # relations were scored for at most L pairs per window, not for cap x cap
         scored = []
-        at = module.head.at_tokens
-        module.head.at_tokens = lambda x, window, row, col: scored.append(len(window)) or at(x, window, row, col)
+        at = module.head.at
+        module.head.at = lambda parts, window, row, col: scored.append(len(window)) or at(parts, window, row, col)
         with torch.no_grad():
             module(x, lengths, threshold=0.0, max_span_length=8)
         assert scored == [60 + 30 + 5]

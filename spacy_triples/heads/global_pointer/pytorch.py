@@ -21,18 +21,6 @@ def rotary(x: torch.Tensor) -> torch.Tensor:
     return x * cos + rotated * sin
 
 
-def rotary_at(x: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
-    """``rotary`` for vectors x (P, D) at the given sequence positions (P,): the same values as
-    ``rotary`` gives at those positions, without the rest of the sequence."""
-    dim = x.shape[-1]
-    inv = torch.pow(10000.0, -torch.arange(0, dim, 2, dtype=torch.float32, device=x.device) / dim)
-    angle = position.to(torch.float32)[:, None] * inv[None, :]
-    cos = torch.repeat_interleave(torch.cos(angle), 2, dim=-1).to(x.dtype)
-    sin = torch.repeat_interleave(torch.sin(angle), 2, dim=-1).to(x.dtype)
-    rotated = torch.stack([-x[..., 1::2], x[..., ::2]], dim=-1).reshape(x.shape)
-    return x * cos + rotated * sin
-
-
 class EfficientGlobalPointer(nn.Module):
     """GlobalPointer with projections shared across heads ("Efficient GlobalPointer").
 
@@ -61,18 +49,6 @@ class EfficientGlobalPointer(nn.Module):
         q, k, a, b = self.project(x)
         base = torch.einsum("bmd,bnd->bmn", q, k) / math.sqrt(self.head_size)
         return base[:, None] + a.transpose(1, 2)[:, :, :, None] + b.transpose(1, 2)[:, :, None, :]
-
-    def at_tokens(self, x: torch.Tensor, window: torch.Tensor, row: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
-        """Scores of every head at the token pairs (window[p], row[p], col[p]) of x (N, W, width):
-        (P, H). Projects only those tokens, so the cost is P x H, nothing for P = 0 (``project``
-        over every token of every window costs N x W x H)."""
-        qk_row, qk_col = self.qk(x[window, row]), self.qk(x[window, col])
-        q, k = qk_row[..., ::2], qk_col[..., 1::2]
-        if self.use_rope:
-            q, k = rotary_at(q, row), rotary_at(k, col)
-        a = (self.bias(qk_row) / 2)[..., ::2]
-        b = (self.bias(qk_col) / 2)[..., 1::2]
-        return ((q * k).sum(-1) / math.sqrt(self.head_size))[:, None] + a + b
 
     def at(self, parts, window: torch.Tensor, row: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
         """Scores of every head at the token pairs (window[p], row[p], col[p]): (P, H), without
@@ -270,8 +246,14 @@ class GlobalPointerLinker(nn.Module):
             pairs = best_per_window(sw[s], torch.minimum(sl[s], ol[o]), ls)
             s, o = s[pairs], o[pairs]
             w = sw[s]
-            head = self.head.at_tokens(xs, w, si[s], oi[o]).float()
-            tail = self.tail.at_tokens(xs, w, sj[s], oj[o]).float()
+            # project only the windows that have candidate pairs (none for an untrained v2 head):
+            # the per-relation bias costs tokens x relations
+            used = torch.unique(w)
+            local = torch.zeros(len(xs), dtype=torch.long, device=xs.device)
+            local[used] = torch.arange(len(used), device=xs.device)
+            xu = xs[used]
+            head = self.head.at(self.head.project(xu), local[w], si[s], oi[o]).float()
+            tail = self.tail.at(self.tail.project(xu), local[w], sj[s], oj[o]).float()
             score = torch.minimum(torch.minimum(head, tail), torch.minimum(sl[s], ol[o])[:, None])
             pair, relation = (score > cut).nonzero(as_tuple=True)
             logit = score[pair, relation]
