@@ -303,6 +303,21 @@ def test_pair_up_pairs_within_windows_only():
     assert len(s) == len(o) == 0
 
 
+def test_linking_projects_only_windows_with_candidate_pairs():
+    torch.manual_seed(0)
+    module = GlobalPointerLinker(16, 4, head_size=8, dropout=0.0, entity_prior=-8.0, relation_prior=-8.0).eval()
+    projected = []
+    project = module.head.project
+    module.head.project = lambda x: projected.append(x.shape[0]) or project(x)
+    x, lengths = torch.randn(3, 10, 16), torch.tensor([10, 6, 3])
+    with torch.no_grad():
+        index, _ = module(x, lengths, threshold=0.0)
+        assert index.shape == (0, 8) and projected == [0]  # a fresh v2 head: no pairs, no projection
+        module.entity.bias.bias.fill_(50.0)  # entities everywhere: every window has pairs
+        module(x, lengths, threshold=0.0)
+    assert projected == [0, 3]
+
+
 def test_best_per_window():
     window = torch.tensor([0, 0, 0, 1, 1])
     score = torch.tensor([1.0, 3.0, 2.0, 0.5, 0.7])
@@ -330,8 +345,7 @@ def test_rows_from_links_offsets_thresholds_and_merge():
 
 def _all_four_above(ent, head, tail, lengths, cut, max_len, n_types):
     """Brute force: per window, the best max(8, ceil(L/3)) subjects and objects (span, type) above
-    ``cut``; of their pairs the best L by the smaller entity score; every such pair and relation
-    whose four scores all exceed it; the best L of those.
+    ``cut``; every pair of them and relation whose four scores all exceed it; the best L of those.
     Rows (window, s0, s1, s_type, r, o0, o1, o_type, logit)."""
     found = []
     for w, n in enumerate(lengths.tolist()):
@@ -342,13 +356,12 @@ def _all_four_above(ent, head, tail, lengths, cut, max_len, n_types):
             cands = [(ent[w, offset + t, i, j], t, i, j) for t in range(n_types) for i, j in spans if ent[w, offset + t, i, j] > cut]
             roles.append(sorted(cands, reverse=True)[:cap])
         triples = []
-        pairs = sorted((-min(s[0], o[0]), a, b) for a, s in enumerate(roles[0]) for b, o in enumerate(roles[1]))[:n]
-        for _, a, b in sorted(pairs, key=lambda p: p[1:]):
-            (s_score, t_s, i, j), (o_score, t_o, k, l) = roles[0][a], roles[1][b]
-            for r in range(head.shape[1]):
-                low = min(s_score, o_score, head[w, r, i, k], tail[w, r, j, l])
-                if low > cut:  # ties go to the better subject, then object, then lower relation
-                    triples.append((-float(low), a, b, r, (w, i, j, t_s, r, k, l, t_o)))
+        for a, (s_score, t_s, i, j) in enumerate(roles[0]):
+            for b, (o_score, t_o, k, l) in enumerate(roles[1]):
+                for r in range(head.shape[1]):
+                    low = min(s_score, o_score, head[w, r, i, k], tail[w, r, j, l])
+                    if low > cut:  # ties go to the better subject, then object, then lower relation
+                        triples.append((-float(low), a, b, r, (w, i, j, t_s, r, k, l, t_o)))
         found += [t[-1] + (-t[0],) for t in sorted(triples)[:n]]
     return sorted(found)
 
@@ -390,12 +403,6 @@ def test_untrained_linking_stays_bounded_and_independent_of_the_label_count():
             index, logits = module(x, lengths, threshold=0.0, max_span_length=8)
         per_window = numpy.bincount(index[:, 0].numpy(), minlength=3)
         assert per_window.tolist() == [60, 30, 5]
-        # relations were scored for at most L pairs per window, not for cap x cap
-        scored = []
-        at = module.head.at
-        module.head.at = lambda parts, window, row, col: scored.append(len(window)) or at(parts, window, row, col)
-        with torch.no_grad():
-            module(x, lengths, threshold=0.0, max_span_length=8)
-        assert scored == [60 + 30 + 5]
+
         assert (index[:, 2] - index[:, 1] < 8).all() and (index[:, 6] - index[:, 5] < 8).all()
         assert (index[:, [1, 2, 5, 6]] < lengths[index[:, 0]][:, None]).all()

@@ -219,8 +219,7 @@ class GlobalPointerLinker(nn.Module):
         Entities are found first (``top_entities``); the head and tail pointers are then scored
         only at the token pairs of candidate (subject, object) pairs, for every relation, instead
         of over all W x W positions: the cost grows with the relation count only through those few
-        pairs. A window keeps at most L triples (L its length), the best ones, and scores
-        relations for at most its L best pairs (by the smaller of their two entity logits). Returns
+        pairs. A window keeps at most L triples (L its length), the best ones. Returns
         index (k, 8) of (window, subject first, subject last, subject type, relation,
         object first, object last, object type), window-relative, and the triples' logits (k,):
         the smallest of the four.
@@ -239,12 +238,6 @@ class GlobalPointerLinker(nn.Module):
             sw, st, si, sj, sl = top_entities(ent[:, :types], cut, caps)
             ow, ot, oi, oj, ol = top_entities(ent[:, types:], cut, caps)
             s, o = pair_up(sw, ow, len(xs))
-            # a window keeps at most L triples, so relations are scored for its L best pairs only
-            # (by the smaller entity logit, which bounds every triple of the pair): the same result
-            # wherever at most L pairs pass, and the cost of an untrained head (where every
-            # candidate passes) no longer grows with cap^2 x relations
-            pairs = best_per_window(sw[s], torch.minimum(sl[s], ol[o]), ls)
-            s, o = s[pairs], o[pairs]
             w = sw[s]
             # project only the windows that have candidate pairs (none for an untrained v2 head):
             # the per-relation bias costs tokens x relations
