@@ -227,8 +227,11 @@ class GlobalPointerLinker(nn.Module):
         n, width = x.shape[0], x.shape[1]
         types = self.n_entity_types
         cap = int(entity_caps(lengths).max()) if n else 0
-        per_window = max(2 * types * width * width, cap * cap * self.n_relations * 4, 1)
-        chunk = max(1, max_chunk_elements // per_window)
+        # windows are chunked by the entity maps; relations are then scored over sub-chunks sized
+        # by the pairs' worst case (cap x cap pairs x relations), and only where pairs exist, so a
+        # head that proposes nothing costs the same whatever its label count
+        chunk = max(1, max_chunk_elements // max(2 * types * width * width, 1))
+        inner = max(1, max_chunk_elements // max(cap * cap * self.n_relations * 4, 1))
         index_parts, logit_parts = [], []
         for start in range(0, n, chunk):
             xs, ls = x[start : start + chunk], lengths[start : start + chunk]
@@ -237,24 +240,29 @@ class GlobalPointerLinker(nn.Module):
             caps = entity_caps(ls)
             sw, st, si, sj, sl = top_entities(ent[:, :types], cut, caps)
             ow, ot, oi, oj, ol = top_entities(ent[:, types:], cut, caps)
-            s, o = pair_up(sw, ow, len(xs))
-            w = sw[s]
-            # project only the windows that have candidate pairs (none for an untrained v2 head):
-            # the per-relation bias costs tokens x relations
-            used = torch.unique(w)
-            local = torch.zeros(len(xs), dtype=torch.long, device=xs.device)
-            local[used] = torch.arange(len(used), device=xs.device)
-            xu = xs[used]
-            head = self.head.at(self.head.project(xu), local[w], si[s], oi[o]).float()
-            tail = self.tail.at(self.tail.project(xu), local[w], sj[s], oj[o]).float()
-            score = torch.minimum(torch.minimum(head, tail), torch.minimum(sl[s], ol[o])[:, None])
-            pair, relation = (score > cut).nonzero(as_tuple=True)
-            logit = score[pair, relation]
-            keep = best_per_window(w[pair], logit, ls)
-            pair, relation, logit = pair[keep], relation[keep], logit[keep]
-            s, o = s[pair], o[pair]
-            index_parts.append(torch.stack([w[pair] + start, si[s], sj[s], st[s], relation, oi[o], oj[o], ot[o]], dim=1))
-            logit_parts.append(logit)
+            s_all, o_all = pair_up(sw, ow, len(xs))
+            w_all = sw[s_all]  # sorted by window
+            edges = torch.searchsorted(w_all, torch.arange(0, len(xs) + inner, inner, device=x.device)).tolist()
+            for lo, hi in zip(edges[:-1], edges[1:]):
+                if lo == hi:
+                    continue
+                s, o, w = s_all[lo:hi], o_all[lo:hi], w_all[lo:hi]
+                # project only the windows that have candidate pairs: the per-relation bias costs
+                # tokens x relations
+                used = torch.unique(w)
+                local = torch.zeros(len(xs), dtype=torch.long, device=xs.device)
+                local[used] = torch.arange(len(used), device=xs.device)
+                xu = xs[used]
+                head = self.head.at(self.head.project(xu), local[w], si[s], oi[o]).float()
+                tail = self.tail.at(self.tail.project(xu), local[w], sj[s], oj[o]).float()
+                score = torch.minimum(torch.minimum(head, tail), torch.minimum(sl[s], ol[o])[:, None])
+                pair, relation = (score > cut).nonzero(as_tuple=True)
+                logit = score[pair, relation]
+                keep = best_per_window(w[pair], logit, ls)
+                pair, relation, logit = pair[keep], relation[keep], logit[keep]
+                s, o = s[pair], o[pair]
+                index_parts.append(torch.stack([w[pair] + start, si[s], sj[s], st[s], relation, oi[o], oj[o], ot[o]], dim=1))
+                logit_parts.append(logit)
         if not index_parts:
             return torch.zeros((0, 8), dtype=torch.long, device=x.device), torch.zeros((0,), device=x.device)
         return torch.cat(index_parts), torch.cat(logit_parts)
