@@ -38,7 +38,10 @@ pack() {
     local exclude
     exclude="$(git rev-parse --git-path info/exclude)" && mkdir -p "$(dirname "$exclude")"
     grep -qx "/gpu/" "$exclude" 2>/dev/null || echo "/gpu/" >> "$exclude"
-    rm -rf gpu && mkdir -p gpu/wheels gpu/site gpu/minilm gpu/corpus
+    if [ -e gpu ] && [ ! -f gpu/.made-by-gpu-wheels ]; then
+        echo "gpu/ exists and was not made by this script: move it away first (pack replaces gpu/)." >&2; exit 1
+    fi
+    rm -rf gpu && mkdir -p gpu/wheels gpu/site gpu/minilm gpu/corpus && touch gpu/.made-by-gpu-wheels
     # shellcheck disable=SC2086
     $py -m pip download -q --no-deps -d gpu/wheels --only-binary=:all: --python-version 3.12 \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \

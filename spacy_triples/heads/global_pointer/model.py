@@ -75,8 +75,9 @@ def build_global_pointer(
     Its pointers start at logit 0, where about half of all spans pass the 0.5 threshold: an
     untrained v1 head proposes (a capped number of) junk triples. v2 starts below it.
     """
-    return _build(tok2vec, head_size, dropout, window_size, window_stride, relation_rope, 0.0, 0.0,
-                  mixed_precision, grad_scaler_config)
+    return build_global_pointer_v2(tok2vec, head_size, dropout, window_size, window_stride, relation_rope,
+                                   entity_prior=0.0, relation_prior=0.0, mixed_precision=mixed_precision,
+                                   grad_scaler_config=grad_scaler_config)
 
 
 def build_global_pointer_v2(
@@ -94,19 +95,13 @@ def build_global_pointer_v2(
     """Registered as ``spacy_triples.GlobalPointer.v2``: v1 with a prior on its pointers.
 
     entity_prior, relation_prior: a logit added to the initial scores of the entity pointer and
-        of the relation head and tail pointers (to their output bias). Negative values make a fresh head score every span and
-        pair below the threshold (sigmoid(-8) = 0.0003), so an untrained pipeline proposes nothing
+        of the relation head and tail pointers (to their output bias). Negative values make a fresh
+        head score every span and pair below the threshold (sigmoid(-8) = 0.0003), so an untrained pipeline proposes nothing
         and decodes in no time, and the loss starts from "no triple anywhere", the right answer
         for almost every pair, rather than from a coin toss (the prior-probability initialisation
         of focal-loss detectors). 0.0 and 0.0 build v1's initialisation.
     Other arguments as in v1.
     """
-    return _build(tok2vec, head_size, dropout, window_size, window_stride, relation_rope, entity_prior,
-                  relation_prior, mixed_precision, grad_scaler_config)
-
-
-def _build(tok2vec, head_size, dropout, window_size, window_stride, relation_rope, entity_prior, relation_prior,
-           mixed_precision, grad_scaler_config) -> Model:
     # validates the window settings now rather than at the first batch
     plan_windows([], window_size, window_stride)
     for name, value in (("entity_prior", entity_prior), ("relation_prior", relation_prior)):
