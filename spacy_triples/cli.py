@@ -369,9 +369,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--input", help="text lines, JSONL with 'text', or a folder of .txt")
     p.add_argument("--output", default="triples.html")
     p.add_argument("--limit", type=_positive_int, default=200, help="render at most this many documents")
-    p = sub.add_parser("tune-thresholds", help="pick per-relation thresholds on a dev set and save them in the pipeline")
+    p = sub.add_parser("tune-thresholds", help="pick per-relation thresholds (or, with --global, one threshold) "
+                       "on a dev set and save them in the pipeline")
     p.add_argument("model")
     p.add_argument("dev", help=".spacy file with gold triples")
+    p.add_argument("--global", dest="global_threshold", action="store_true",
+                   help="one threshold for every relation (less fitted to a small dev set than one per relation)")
     p.add_argument("--output", help="where to save the tuned pipeline (default: overwrite MODEL)")
     p.add_argument("--component", default="triple_extractor")
     p = sub.add_parser("serve", help="serve a pipeline over HTTP (POST /extract, GET /health, a page at /); "
@@ -449,10 +452,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             if not Path(args.dev).is_file():
                 raise ValueError(f"Dev data {args.dev} does not exist.")
             nlp = _load(args.model)
-            result = tune_thresholds(nlp, Corpus(args.dev)(nlp), args.component)
+            result = tune_thresholds(nlp, Corpus(args.dev)(nlp), args.component, per_relation=not args.global_threshold)
             nlp.to_disk(args.output or args.model)
             for rel, t in sorted(result["thresholds"].items()):
                 print(f"{rel:30} {t:.2f}")
+            if args.global_threshold:
+                print(f"threshold {result['threshold']:.2f} for every relation")
             print(f"dev triples_f {100 * result['f1_before']:.2f} -> {100 * result['f1_after']:.2f}; "
                   f"saved to {args.output or args.model}")
         elif args.command == "serve":

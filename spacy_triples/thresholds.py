@@ -1,4 +1,5 @@
-"""Per-relation threshold tuning on a dev set (``spacy-triples tune-thresholds``)."""
+"""Threshold tuning on a dev set (``spacy-triples tune-thresholds``): one threshold per relation,
+or (``--global``) one for all relations."""
 from collections import defaultdict
 from typing import Dict, Iterable, List, Sequence, Set, Tuple
 
@@ -40,6 +41,22 @@ def sweep_thresholds(
     return best
 
 
+def sweep_global_threshold(
+    predicted: Sequence[Tuple[Key, float]], gold: Set[Key], grid: Sequence[float] = DEFAULT_GRID
+) -> Tuple[float, float]:
+    """The one grid threshold, for all relations together, with the best micro F1 on these
+    triples: (threshold, f1). Same conventions as ``sweep_thresholds`` (kept when score > t, ties
+    to the higher threshold). Fewer choices than one per relation, so less fitted to a small dev set.
+    """
+    choices = []
+    for t in grid:
+        kept = {k for k, s in predicted if s > t}
+        tp = len(kept & gold)
+        choices.append((_f1(tp, len(kept) - tp, len(gold) - tp), t))
+    f1, t = max(choices)
+    return t, f1
+
+
 def _keyed(docs_examples) -> Tuple[List[Tuple[Key, float]], Set[Key]]:
     predicted, gold = [], set()
     for n, (doc, eg) in enumerate(docs_examples):
@@ -51,10 +68,13 @@ def _keyed(docs_examples) -> Tuple[List[Tuple[Key, float]], Set[Key]]:
 
 
 def tune_thresholds(nlp, examples: Iterable, component: str = "triple_extractor",
-                    grid: Sequence[float] = DEFAULT_GRID) -> Dict:
-    """Sweep per-relation thresholds on ``examples`` and set the best on the pipe and nlp.config.
+                    grid: Sequence[float] = DEFAULT_GRID, per_relation: bool = True) -> Dict:
+    """Sweep thresholds on ``examples`` and set the best on the pipe and nlp.config: one per
+    relation (``thresholds``), or with ``per_relation=False`` one for all relations (``threshold``,
+    clearing any per-relation values).
 
-    Returns {"thresholds": {...}, "f1_before": ..., "f1_after": ...} (micro F1 on these examples).
+    Returns {"thresholds": {...}, "threshold": ..., "f1_before": ..., "f1_after": ...} (micro F1 on
+    these examples).
     """
     examples = list(examples)
     pipe = nlp.get_pipe(component)
@@ -66,13 +86,18 @@ def tune_thresholds(nlp, examples: Iterable, component: str = "triple_extractor"
     finally:
         pipe.cfg["threshold"], pipe.cfg["thresholds"] = saved
         predicted, gold = _keyed(zip(docs, examples))
-    best = sweep_thresholds(predicted, gold, grid)
-    thresholds = {rel: t for rel, (t, _) in best.items() if rel in pipe.labels}
-    pipe.cfg["thresholds"] = thresholds
+    if per_relation:
+        best = sweep_thresholds(predicted, gold, grid)
+        thresholds = {rel: t for rel, (t, _) in best.items() if rel in pipe.labels}
+        threshold = pipe.cfg["threshold"]
+    else:
+        threshold, thresholds = sweep_global_threshold(predicted, gold, grid)[0], {}
+    pipe.cfg["threshold"], pipe.cfg["thresholds"] = threshold, thresholds
     # nlp.config is rebuilt from the per-pipe configs on each access: update the pipe's own entry
     # (private in spaCy 3.8) so that config.cfg written by nlp.to_disk carries the tuned values
     pipe_configs = getattr(nlp, "_pipe_configs", None)
     if pipe_configs is not None and component in pipe_configs:
         pipe_configs[component]["thresholds"] = dict(thresholds)
+        pipe_configs[component]["threshold"] = threshold
     after = nlp.evaluate(examples)["triples_f"]
-    return {"thresholds": thresholds, "f1_before": before, "f1_after": after}
+    return {"thresholds": thresholds, "threshold": threshold, "f1_before": before, "f1_after": after}
