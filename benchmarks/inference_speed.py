@@ -11,9 +11,9 @@ Every figure is measured in its own process with ``--threads`` torch threads, on
   ``compare_architectures.py --one CONFIG webnlg`` saves under ``--models``; missing ones are
   reported as such). Goals: >= 0.90 with MiniLM, >= 0.50 with DGCNN.
 * scaling: head milliseconds per document of untrained heads on the DGCNN encoder with 5, 50 and
-  216 synthetic relation labels; the GlobalPointer as configs/dgcnn.cfg starts it, saturated (every
-  score passes: the worst case) and as GlobalPointer.v2 starts it. Goal: at 216 labels at most 2x
-  the time at 5.
+  216 synthetic relation labels; the GlobalPointer as configs/dgcnn.cfg starts it (GlobalPointer.v2,
+  priors -4), as GlobalPointer.v1 started it, saturated (every score passes: the worst case) and
+  with v2's default priors (-8). Goal: at 216 labels at most 2x the time at 5.
 * accuracy: test F1 of each trained GlobalPointer pipeline with the candidate-pair decoder
   (``GlobalPointerLinker.link``) and with the dense reference decoder it replaced
   (``GlobalPointerLinker.candidates`` + ``util.decode_triples``, which scores every position pair
@@ -73,7 +73,12 @@ def fresh_pipeline(config: str, models: Path, labels=None, n_init: int = 64, mod
     from thinc.api import Config
 
     cfg = Config().from_disk(ROOT / "configs" / f"{config}.cfg")
-    cfg["components"]["triple_extractor"]["model"].update(model_settings or {})
+    model = cfg["components"]["triple_extractor"]["model"]
+    for key, value in (model_settings or {}).items():  # None removes a key
+        if value is None:
+            model.pop(key, None)
+        else:
+            model[key] = value
     if "vectors" in cfg["paths"] and "transformer" not in config:
         cfg["paths"]["vectors"] = str(models / "vectors")
     nlp = spacy.util.load_model_from_config(cfg, auto_fill=True, validate=True)
@@ -126,10 +131,15 @@ def ratio(encoder: str, head: str, state: str, models: Path, n_docs: int, datase
             "full_wps": round(max(full), 1), "ratio": round(max(full) / max(alone), 3), "goal": GOALS[encoder]}
 
 
-# the GlobalPointer states the label scaling is timed in: as configs/dgcnn.cfg initialises it (v1:
-# scores near 0, so how many spans pass depends on the random start), "saturated" (every score
-# passes: each window at its caps, the worst case) and "v2" (GlobalPointer.v2's prior: nothing passes)
-SCALING_STATES = {"global_pointer": ("fresh", "saturated", "v2"), "pointer": ("fresh",)}
+# the GlobalPointer states the label scaling is timed in: "fresh", as configs/dgcnn.cfg initialises
+# it (GlobalPointer.v2, priors -4: nothing passes); "v1", as GlobalPointer.v1 initialised it (scores
+# near 0, so how many spans pass depends on the random start); "saturated" (every score passes: each
+# window at its caps, the worst case) and "v2" (GlobalPointer.v2's default priors, -8)
+SCALING_STATES = {"global_pointer": ("fresh", "v1", "saturated", "v2"), "pointer": ("fresh",)}
+STATE_SETTINGS = {
+    "v1": {"@architectures": "spacy_triples.GlobalPointer.v1", "entity_prior": None, "relation_prior": None},
+    "v2": {"@architectures": "spacy_triples.GlobalPointer.v2", "entity_prior": -8.0, "relation_prior": -8.0},
+}
 
 
 def scaling(head: str, n_labels: int, models: Path, n_docs: int, state: str = "fresh") -> dict:
@@ -137,9 +147,8 @@ def scaling(head: str, n_labels: int, models: Path, n_docs: int, state: str = "f
     labels, in one of SCALING_STATES."""
     import torch
 
-    v2 = {"@architectures": "spacy_triples.GlobalPointer.v2", "entity_prior": -8.0, "relation_prior": -8.0}
     nlp = fresh_pipeline(CONFIGS[("dgcnn", head)], models, labels=[f"rel_{i}" for i in range(n_labels)], n_init=8,
-                         model_settings=v2 if state == "v2" else None)
+                         model_settings=STATE_SETTINGS.get(state) if head == "global_pointer" else None)
     if state == "saturated":
         linker = nlp.get_pipe("triple_extractor").model.get_ref("output_layer").layers[0].shims[0]._model
         with torch.no_grad():
