@@ -21,7 +21,6 @@ that many sub-batches, each updated without an optimizer step, then one step). A
 benchmarks/results/batch_memory.json.
 """
 import argparse
-import ctypes
 import json
 import os
 import platform
@@ -37,12 +36,15 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def peak_mib() -> dict:
-    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
-    return {k: round(int(fields[k].split()[0]) / 1024, 1) for k in ("VmRSS", "VmHWM")}
+    from compare_architectures import proc_memory_mib
+
+    return proc_memory_mib()
 
 
 def reset_peak() -> None:
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    from spacy_triples.memory import malloc_trim
+
+    malloc_trim()
     Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current VmRSS
 
 

@@ -37,13 +37,20 @@ SCHEMAS = {"duie2": "duie2/duie_schema.json", "lic2019": "lic2019_duie1/all_50_s
 DATA = ROOT.parent / "shared" / "data"
 
 
-def memory_mib() -> dict:
-    """This process's resident set (rss) and its peak so far (hwm), in MiB; {} off Linux."""
+def proc_memory_mib() -> dict:
+    """This process's resident set (VmRSS) and its peak so far (VmHWM) in MiB, from /proc; {} off
+    Linux (train_memory.py and batch_memory.py use it too)."""
     status = Path("/proc/self/status")
     if not status.exists():
         return {}
     fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-    return {"rss": round(int(fields["VmRSS"].split()[0]) / 1024, 1), "hwm": round(int(fields["VmHWM"].split()[0]) / 1024, 1)}
+    return {k: round(int(fields[k].split()[0]) / 1024, 1) for k in ("VmRSS", "VmHWM")}
+
+
+def memory_mib() -> dict:
+    """``proc_memory_mib`` as the memory curve records it: rss and hwm."""
+    memory = proc_memory_mib()
+    return {"rss": memory["VmRSS"], "hwm": memory["VmHWM"]} if memory else {}
 
 
 def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=(), steps=None,
@@ -152,12 +159,12 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
         dev_examples = list(Corpus(dev)(best))
         tuned = {}
         # one threshold for all relations first, then one per relation (each replaces the other)
-        for mode, per_relation in (("global", False), ("per_relation", True)):
+        for mode, per_relation, setting in (("global", False, "threshold"), ("per_relation", True, "thresholds")):
             t = time.perf_counter()
             sweep = tune_thresholds(best, dev_examples, per_relation=per_relation)
             tuned_scores = best.evaluate(examples)
             tuned[mode] = {
-                "threshold" if mode == "global" else "thresholds": sweep["threshold" if mode == "global" else "thresholds"],
+                setting: sweep[setting],
                 "dev_f_before": round(100 * sweep["f1_before"], 2), "dev_f_after": round(100 * sweep["f1_after"], 2),
                 "seconds": round(time.perf_counter() - t, 1),
                 **{k: round(100 * (tuned_scores.get(k) or 0.0), 2) for k in ("triples_strict_p", "triples_strict_r", "triples_strict_f")}}

@@ -28,11 +28,6 @@ MALLOC = {
 }
 
 
-def rss_mib():
-    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
-    return {k: round(int(fields[k].split()[0]) / 1024, 1) for k in ("VmRSS", "VmHWM")}
-
-
 def child(args) -> None:
     import compare_architectures as ca
 
@@ -45,15 +40,13 @@ def child(args) -> None:
 
     trim = None
     if args.trim_every:
-        import ctypes
-
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
+        from spacy_triples.memory import malloc_trim as trim
 
     def on_step(step, phase):
         if trim is not None and phase == "train" and step % args.trim_every == 0:
-            trim(0)
+            trim()
         if phase != "train" or step % 20 == 0:
-            samples.append({"step": step, "phase": phase, "s": round(time.perf_counter() - t0, 1), **rss_mib()})
+            samples.append({"step": step, "phase": phase, "s": round(time.perf_counter() - t0, 1), **ca.proc_memory_mib()})
         if args.tracemalloc and phase == "train" and step == args.steps:
             # what Python and numpy (not torch) hold at the last step, by allocation site
             stats = tracemalloc.take_snapshot().statistics("traceback")

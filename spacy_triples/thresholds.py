@@ -29,16 +29,19 @@ def sweep_thresholds(
     gold_by_rel: Dict[str, Set[Key]] = defaultdict(set)
     for key in gold:
         gold_by_rel[key[3]].add(key)
-    best = {}
-    for rel in sorted(set(by_rel) | set(gold_by_rel)):
-        choices = []
-        for t in grid:
-            kept = {k for k, s in by_rel[rel] if s > t}
-            tp = len(kept & gold_by_rel[rel])
-            choices.append((_f1(tp, len(kept) - tp, len(gold_by_rel[rel]) - tp), t))
-        f1, t = max(choices)
-        best[rel] = (t, f1)
-    return best
+    return {rel: _best_on_grid(by_rel[rel], gold_by_rel[rel], grid) for rel in sorted(set(by_rel) | set(gold_by_rel))}
+
+
+def _best_on_grid(predicted: Sequence[Tuple[Key, float]], gold: Set[Key], grid: Sequence[float]) -> Tuple[float, float]:
+    """(threshold, f1): the grid value with the best F1 when triples scoring > t are kept; ties go
+    to the higher threshold."""
+    choices = []
+    for t in grid:
+        kept = {k for k, s in predicted if s > t}
+        tp = len(kept & gold)
+        choices.append((_f1(tp, len(kept) - tp, len(gold) - tp), t))
+    f1, t = max(choices)
+    return t, f1
 
 
 def sweep_global_threshold(
@@ -48,13 +51,7 @@ def sweep_global_threshold(
     triples: (threshold, f1). Same conventions as ``sweep_thresholds`` (kept when score > t, ties
     to the higher threshold). Fewer choices than one per relation, so less fitted to a small dev set.
     """
-    choices = []
-    for t in grid:
-        kept = {k for k, s in predicted if s > t}
-        tp = len(kept & gold)
-        choices.append((_f1(tp, len(kept) - tp, len(gold) - tp), t))
-    f1, t = max(choices)
-    return t, f1
+    return _best_on_grid(predicted, gold, grid)
 
 
 def _keyed(docs_examples) -> Tuple[List[Tuple[Key, float]], Set[Key]]:

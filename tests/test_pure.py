@@ -403,6 +403,5 @@ def test_untrained_linking_stays_bounded_and_independent_of_the_label_count():
             index, logits = module(x, lengths, threshold=0.0, max_span_length=8)
         per_window = numpy.bincount(index[:, 0].numpy(), minlength=3)
         assert per_window.tolist() == [60, 30, 5]
-
         assert (index[:, 2] - index[:, 1] < 8).all() and (index[:, 6] - index[:, 5] < 8).all()
         assert (index[:, [1, 2, 5, 6]] < lengths[index[:, 0]][:, None]).all()
