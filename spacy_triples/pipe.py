@@ -183,6 +183,21 @@ def _check_label_list(value: Any, what: str, where: str) -> List[str]:
     return list(value)
 
 
+def _accumulate_gradient(nlp: Language) -> int:
+    """``training.accumulate_gradient`` of ``nlp``'s config (1 when the config has none)."""
+    training = nlp.config.get("training") or {}
+    value = training.get("accumulate_gradient", 1)
+    if isinstance(value, str) and "${" in value:
+        value = nlp.config.interpolate()["training"]["accumulate_gradient"]
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"training.accumulate_gradient must be a whole number >= 1, got {value!r}: fix [training] in the config."
+        )
+    return value
+
+
 class TripleExtractor(TrainablePipe):
     """Predict (subject span, relation, object span, score) triples into ``doc._.triples``."""
 
@@ -212,6 +227,10 @@ class TripleExtractor(TrainablePipe):
         self.name = name
         self.scorer = scorer
         self._schema_source = schema
+        # multiplies the loss and its gradient in update(): 1 / training.accumulate_gradient, read
+        # by initialize(nlp=...), so that the sub-batches of one step add up to the batch's mean
+        # gradient (the loss is a mean per batch) and grad_clip sees the same norms at any setting
+        self.gradient_scale = 1.0
         self.cfg: Dict[str, Any] = {
             "labels": [],
             "threshold": threshold,
@@ -349,6 +368,9 @@ class TripleExtractor(TrainablePipe):
         gold = self._align(examples, settings)
         outputs, backprop = self.model.begin_update((docs, self.head.inputs(docs, gold, settings)))
         loss, d_outputs = self.head.get_loss(outputs, gold, settings, self.model.ops)
+        if self.gradient_scale != 1.0:
+            loss *= self.gradient_scale
+            d_outputs = self.head.scale_gradient(d_outputs, self.gradient_scale)
         backprop(d_outputs)
         if sgd is not None:
             self.finish_update(sgd)
@@ -399,6 +421,8 @@ class TripleExtractor(TrainablePipe):
             "entity_types": [...]}`` (what ``spacy init labels`` writes).
         """
         validate_get_examples(get_examples, "TripleExtractor.initialize")
+        if nlp is not None:
+            self.gradient_scale = 1.0 / _accumulate_gradient(nlp)
         given_types = None
         if isinstance(labels, dict):
             unknown = set(labels) - {"relations", "entity_types"}

@@ -8,6 +8,8 @@ spancat's model takes ``(docs, spans)``) and attaches a :class:`TripleHead` to i
   subjects to condition on in training, the candidate threshold at prediction). ``gold`` is the
   aligned gold of each doc in training and None at prediction.
 - ``get_loss(outputs, gold, settings, ops)`` -> ``(loss, d_outputs)``.
+- ``scale_gradient(d_outputs, factor)`` -> ``d_outputs`` with every gradient array times
+  ``factor`` (the pipe's ``gradient_scale``: ``1 / training.accumulate_gradient``).
 - ``decode(outputs, settings)`` -> one list of :class:`~spacy_triples.triples.TripleRow` per doc
   (label indices, token offsets).
 - ``unlearnable(row, settings)`` -> a reason, or None, for a gold row the head cannot learn.
@@ -65,6 +67,14 @@ class TripleHead:
 
     def get_loss(self, outputs: Any, gold: List[GoldRows], settings: HeadSettings, ops) -> Tuple[float, Any]:
         raise NotImplementedError
+
+    def scale_gradient(self, d_outputs: Any, factor: float) -> Any:
+        """``d_outputs`` with every gradient array multiplied by ``factor``. The pipe calls it only
+        when its ``gradient_scale`` is not 1 (training with ``accumulate_gradient`` > 1)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement scale_gradient(), which training with "
+            "training.accumulate_gradient > 1 needs: implement it, or set accumulate_gradient = 1."
+        )
 
     def decode(self, outputs: Any, settings: HeadSettings) -> List[List[TripleRow]]:
         raise NotImplementedError

@@ -154,6 +154,10 @@ class GlobalPointerHead(TripleHead):
             grads.append(grad)
         return total, PairScores(windows, *grads)
 
+    def scale_gradient(self, d_outputs: PairScores, factor: float) -> PairScores:
+        return d_outputs._replace(entity=d_outputs.entity * factor, head=d_outputs.head * factor,
+                                  tail=d_outputs.tail * factor)
+
     def decode(self, outputs: PairCandidates, settings: HeadSettings) -> List[List[TripleRow]]:
         per_relation = any(t != settings.threshold for t in settings.thresholds)
         return rows_from_links(

@@ -139,6 +139,9 @@ class PointerHead(TripleHead):
         loss_obj, d_obj = binary_crossentropy_with_logits(outputs.objects, ops.asarray(obj_t), ops.asarray(obj_m))
         return loss_tok + loss_obj, PointerScores(outputs.lengths, outputs.queries, d_tok, d_obj)
 
+    def scale_gradient(self, d_outputs: PointerScores, factor: float) -> PointerScores:
+        return d_outputs._replace(tokens=d_outputs.tokens * factor, objects=d_outputs.objects * factor)
+
     def decode(self, outputs: PointerCandidates, settings: HeadSettings) -> List[List[TripleRow]]:
         lengths = outputs.lengths
         n_rel = len(settings.labels)
