@@ -54,14 +54,16 @@ def memory_mib() -> dict:
 
 
 def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=(), steps=None,
-            on_step=None, tune=False, gpu_id: int = -1) -> dict:
+            on_step=None, tune=False, gpu_id: int = -1, train_dev: bool = False) -> dict:
     """Train one configuration on one dataset, score its test set. ``on_step(step, phase)`` is
     called after initialisation (step 0, "init"), after every training step ("train") and after
     loading the best model and scoring the test set ("test") (benchmarks/train_memory.py uses it).
     ``tune``: also sweep thresholds on the dev set (spacy-triples tune-thresholds), one for all
     relations ("global") and one per relation ("per_relation"), and score the test set again with
     each ("test_tuned_thresholds"). ``gpu_id`` >= 0 trains and predicts on that GPU
-    (scripts/gpu_wheels.sh runs this on the device machine)."""
+    (scripts/gpu_wheels.sh runs this on the device machine). ``train_dev``: train on the train and
+    dev splits together, as published CoNLL04 numbers do, with no dev evaluation and no model
+    selection: the model at the end of the budget is tested."""
     import spacy
     import torch
     from spacy import util
@@ -77,6 +79,17 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
 
         require_gpu(gpu_id)
     train, dev, test = (str(CORPUS / f"{name}.spacy") for name in DATASETS[dataset])
+    if train_dev:
+        if tune:
+            raise ValueError("--train-dev trains on the dev split, so dev cannot tune thresholds: drop --tune-thresholds")
+        from spacy.tokens import DocBin
+
+        merged = DocBin(store_user_data=True)
+        for path in (train, dev):
+            merged.merge(DocBin(store_user_data=True).from_disk(path))
+        out.mkdir(parents=True, exist_ok=True)
+        train = str(out / "train_dev.spacy")
+        merged.to_disk(train)
     overrides = {"paths.train": train, "paths.dev": dev, "training.max_steps": 100_000, "training.max_epochs": 0,
                  "training.eval_frequency": 200, "training.patience": 0}
     if "transformer" in config:
@@ -93,6 +106,8 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     for setting in settings:
         key, value = setting.split("=", 1)
         overrides[key] = json.loads(value)
+    if train_dev:  # no evaluation on a split the model trains on
+        overrides["training.eval_frequency"] = 10 ** 9
     path = ROOT / "configs" / f"{config}.cfg"
     cfg = util.load_config(path, overrides=overrides, interpolate=False)
     if "vectors" in cfg["paths"] and "transformer" not in config and not config.startswith("zh"):
@@ -139,6 +154,9 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
         if time.perf_counter() - train_start > budget:
             break
     train_seconds = time.perf_counter() - train_start
+    if train_dev:
+        best_dir = out / "model-last"
+        nlp.to_disk(best_dir)
     # peak resident memory of training alone (the test phase below loads a second pipeline)
     peak_train = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     words = info.get("words", 0)
@@ -170,10 +188,11 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
                 **{k: round(100 * (tuned_scores.get(k) or 0.0), 2) for k in ("triples_strict_p", "triples_strict_r", "triples_strict_f")}}
     overlap = {k: {m: round(100 * v[m], 2) for m in ("p", "r", "f")} for k, v in (scores.get("triples_per_overlap") or {}).items()}
     return {
-        "config": config + "".join(f" [{x}]" for x in settings), "dataset": dataset, "budget_s": budget,
+        "config": config + "".join(f" [{x}]" for x in settings) + (" [train+dev]" if train_dev else ""),
+        "dataset": dataset, "trained_on": "train+dev, last model" if train_dev else "train, best dev", "budget_s": budget,
         "max_steps": T["max_steps"], "seed": T["seed"], "steps": step, "epochs": info.get("epoch"),
         "init_s": round(init_seconds, 1), "train_s": round(train_seconds, 1), "dev_eval_s": round(eval_seconds[0], 1),
-        "best_dev_triples_f": round(100 * (best_dev or 0.0), 2),
+        "best_dev_triples_f": None if train_dev else round(100 * (best_dev or 0.0), 2),
         "test": {k: round(100 * (scores.get(k) or 0.0), 2) for k in (
             "triples_p", "triples_r", "triples_f", "triples_strict_p", "triples_strict_r", "triples_strict_f",
             "triples_text_p", "triples_text_r", "triples_text_f")},
@@ -208,17 +227,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tune-thresholds", action="store_true",
                         help="after training, tune per-relation thresholds on dev and score the test set again")
+    parser.add_argument("--train-dev", action="store_true",
+                        help="train on train + dev (as published numbers do), no dev evaluation; test the last model")
     args = parser.parse_args()
     work = Path(args.work)
     vectors = work / "vectors"
     if args.one:
         config, dataset = args.one
         tag = "-".join(x.split("=")[0].rsplit(".", 1)[-1] + "_" + x.split("=")[1] for x in args.set)
+        if args.train_dev:
+            tag += f"{'-' if tag else ''}train_dev"
         if args.seed is not None:
             tag += f"{'-' if tag else ''}seed{args.seed}"
             args.set = [*args.set, f"system.seed={args.seed}"]
         result = run_one(config, dataset, args.budget, work / f"{dataset}-{config}{'-' + tag if tag else ''}", vectors,
-                         args.threads, args.set, args.steps, tune=args.tune_thresholds, gpu_id=args.gpu_id)
+                         args.threads, args.set, args.steps, tune=args.tune_thresholds, gpu_id=args.gpu_id,
+                         train_dev=args.train_dev)
         if args.seed is not None:  # the seed is its own field: runs of one configuration share a name
             result["config"] = result["config"].replace(f" [system.seed={args.seed}]", "")
         print("RESULT " + json.dumps(result))
@@ -238,12 +262,13 @@ def main() -> None:
                                    "--threads", str(args.threads), "--work", str(work), "--gpu-id", str(args.gpu_id),
                                    *(["--steps", str(args.steps)] if args.steps else []),
                                    *(["--seed", str(seed)] if seed is not None else []),
-                                   *(["--tune-thresholds"] if args.tune_thresholds else []), "--set", *args.set],
+                                   *(["--tune-thresholds"] if args.tune_thresholds else []),
+                                   *(["--train-dev"] if args.train_dev else []), "--set", *args.set],
                                   capture_output=True, text=True)
             lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
             if proc.returncode or not lines:
                 print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
-                name = config + "".join(f" [{x}]" for x in args.set)
+                name = config + "".join(f" [{x}]" for x in args.set) + (" [train+dev]" if args.train_dev else "")
                 result = {"config": name, "dataset": dataset, "error": proc.stderr.strip().splitlines()[-1:]}
             else:
                 result = json.loads(lines[-1][len("RESULT "):])
