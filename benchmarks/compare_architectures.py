@@ -143,9 +143,15 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     best_dev, info, step = None, {}, 0
     train_start = time.perf_counter()
     curve = []  # resident and peak memory every 50 steps and after each new best checkpoint
+    dev_curve = []  # dev P/R/F1 at every evaluation: where a run peaks, and whether it overfits
     for _, info, is_best in steps:
         step = info["step"]
         report(step, "train")
+        if len(info.get("checkpoints") or ()) > len(dev_curve):
+            other = info.get("other_scores") or {}
+            dev_curve.append({"step": step, **{k: round(100 * (other.get(k) or 0.0), 2) for k in (
+                "triples_p", "triples_r", "triples_f", "triples_strict_f")},
+                              "train_loss": round(float((info.get("losses") or {}).get("triple_extractor", 0.0)), 3)})
         if is_best:
             best_dev = info["score"]
             nlp.to_disk(best_dir)
@@ -204,6 +210,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
         "peak_rss_train_mib": round(peak_train, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "memory_curve_mib": curve,
+        "dev_curve": dev_curve,
         "torch_threads": threads, "device": f"gpu {gpu_id}" if gpu_id >= 0 else "cpu",
         **({"test_tuned_thresholds": tuned} if tuned else {}),
     }

@@ -5,6 +5,7 @@ from .encoders.dgcnn import build_dgcnn
 from .heads.global_pointer.model import build_global_pointer, build_global_pointer_v2
 from .heads.pointer.model import build_pointer_head
 from .memory import make_malloc_trim
+from .precision import make_cpu_autocast
 from .normalize import create_normalizing_tokenizer
 from .scorer import make_triple_scorer
 from .util import package_folder
@@ -17,3 +18,4 @@ registry.scorers.register("spacy_triples.triple_scorer.v1", func=make_triple_sco
 registry.misc.register("spacy_triples.package_folder.v1", func=package_folder)
 registry.tokenizers.register("spacy_triples.normalizing_tokenizer.v1", func=create_normalizing_tokenizer)
 registry.callbacks.register("spacy_triples.malloc_trim.v1", func=make_malloc_trim)
+registry.callbacks.register("spacy_triples.cpu_autocast.v1", func=make_cpu_autocast)
