@@ -133,3 +133,35 @@ def test_bfloat16_pipeline_overfits_and_round_trips(tiny_bert, tmp_path):
     texts = [" ".join(words) for words, _ in TRAIN_DATA]
     for d1, d2 in zip(nlp.pipe(texts), nlp2.pipe(texts)):
         assert [t.to_dict() for t in d1._.triples] == [t.to_dict() for t in d2._.triples]
+
+
+def test_bf16_option_refuses_what_it_cannot_do():
+    from spacy_triples.cli import check_bf16
+
+    check_bf16(False, 0, "ray")  # off: anything goes
+    check_bf16(True, -1, "spacy")
+    with pytest.raises(ValueError, match="mixed_precision"):
+        check_bf16(True, 0)
+    with pytest.raises(ValueError, match="engine spacy"):
+        check_bf16(True, -1, "ray")
+
+
+def test_extract_bf16_finds_the_float32_triples(tiny_bert, tmp_path):
+    import json
+
+    from spacy_triples.cli import _load, main
+
+    nlp = spacy.util.load_model_from_config(_config(tiny_bert, False), auto_fill=True, validate=True)
+    train(nlp, make_examples(nlp), n_iter=150, learn_rate=0.003)
+    nlp.to_disk(tmp_path / "model")
+    assert not hasattr(_trf_shim(_load(str(tmp_path / "model"))), "autocast_dtype")
+    assert _trf_shim(_load(str(tmp_path / "model"), bf16=True)).autocast_dtype == torch.bfloat16
+    (tmp_path / "in.txt").write_text("\n".join(" ".join(words) for words, _ in TRAIN_DATA) + "\n")
+    found = {}
+    for name, extra in (("fp32", []), ("bf16", ["--bf16"])):
+        out = tmp_path / f"{name}.jsonl"
+        assert main(["extract", str(tmp_path / "model"), str(tmp_path / "in.txt"), str(out), "--quiet", *extra]) == 0
+        found[name] = [sorted((t["subject"], t["relation"], t["object"]) for t in json.loads(line)["triples"])
+                       for line in out.read_text().splitlines()]
+    assert len(found["bf16"]) == len(TRAIN_DATA) and sum(map(len, found["fp32"])) > 0
+    assert found["bf16"] == found["fp32"]
