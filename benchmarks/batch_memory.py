@@ -49,7 +49,6 @@ def reset_peak() -> None:
 
 
 def child(args) -> dict:
-    import torch
     from spacy import util
     from spacy.training import Corpus
     from spacy.training.initialize import init_nlp
@@ -57,13 +56,7 @@ def child(args) -> dict:
 
     import compare_architectures as ca
 
-    torch.set_num_threads(args.threads)
-    train, dev, _ = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])
-    overrides = {"paths.train": train, "paths.dev": dev}
-    for setting in args.set:
-        key, value = setting.split("=", 1)
-        overrides[key] = json.loads(value)
-    cfg = util.load_config(ROOT / "configs" / f"{args.config}.cfg", overrides=overrides, interpolate=False)
+    cfg, train, dev = ca.probe_config(args.config, args.dataset, args.set, args.threads)
     nlp = init_nlp(cfg)
     util.fix_random_seed(0)
     config = nlp.config.interpolate()

@@ -53,6 +53,22 @@ def memory_mib() -> dict:
     return {"rss": memory["VmRSS"], "hwm": memory["VmHWM"]} if memory else {}
 
 
+def probe_config(config: str, dataset: str, settings, threads: int):
+    """Set torch's threads and load ``configs/CONFIG.cfg`` with the dataset's train and dev paths
+    and the ``KEY=VALUE`` settings (JSON values), as the probes (batch_memory.py, cpu_autocast.py)
+    do. Returns (config, train path, dev path)."""
+    import torch
+    from spacy import util
+
+    torch.set_num_threads(threads)
+    train, dev, _ = (str(CORPUS / f"{name}.spacy") for name in DATASETS[dataset])
+    overrides = {"paths.train": train, "paths.dev": dev}
+    for setting in settings:
+        key, value = setting.split("=", 1)
+        overrides[key] = json.loads(value)
+    return util.load_config(ROOT / "configs" / f"{config}.cfg", overrides=overrides, interpolate=False), train, dev
+
+
 def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=(), steps=None,
             on_step=None, tune=False, gpu_id: int = -1, train_dev: bool = False) -> dict:
     """Train one configuration on one dataset, score its test set. ``on_step(step, phase)`` is

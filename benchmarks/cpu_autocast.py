@@ -29,7 +29,6 @@ WARMUP = 3
 
 
 def child(args) -> dict:
-    import torch
     from spacy import util
     from spacy.training import Corpus
     from spacy.training.initialize import init_nlp
@@ -38,13 +37,7 @@ def child(args) -> dict:
     import compare_architectures as ca
     from spacy_triples.precision import native_bfloat16
 
-    torch.set_num_threads(args.threads)
-    train, dev, _ = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])
-    overrides = {"paths.train": train, "paths.dev": dev}
-    for setting in args.set:
-        key, value = setting.split("=", 1)
-        overrides[key] = json.loads(value)
-    cfg = util.load_config(ROOT / "configs" / f"{args.config}.cfg", overrides=overrides, interpolate=False)
+    cfg, train, dev = ca.probe_config(args.config, args.dataset, args.set, args.threads)
     cfg["nlp"]["after_pipeline_creation"] = {"@callbacks": "spacy_triples.cpu_autocast.v1",
                                              "enabled": args.precision == "bf16"}
     start = time.perf_counter()
