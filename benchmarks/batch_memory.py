@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import compare_architectures as ca  # noqa: E402  (stdlib only at import)
 
 
 def peak_mib() -> dict:
@@ -53,8 +53,6 @@ def child(args) -> dict:
     from spacy.training import Corpus
     from spacy.training.initialize import init_nlp
     from spacy.training.loop import subdivide_batch
-
-    import compare_architectures as ca
 
     cfg, train, dev = ca.probe_config(args.config, args.dataset, args.set, args.threads)
     nlp = init_nlp(cfg)
@@ -120,12 +118,8 @@ def main() -> None:
     for accumulate in args.accumulate:
         cmd = [sys.executable, __file__, "--child", "--config", args.config, "--dataset", args.dataset,
                "--accumulate", str(accumulate), "--threads", str(args.threads), "--trim-every", str(args.trim_every), "--set", *args.set]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-        if proc.returncode or not lines:
-            sys.exit(proc.stderr[-4000:])
         run = {"config": args.config, "dataset": args.dataset, "accumulate_gradient": accumulate,
-               "settings": args.set, **json.loads(lines[-1][len("RESULT "):])}
+               "settings": args.set, **ca.child_result(cmd)}
         print(json.dumps(run), flush=True)
         runs.append(run)
     out_file = ROOT / "benchmarks" / "results" / "batch_memory.json"

@@ -53,6 +53,17 @@ def memory_mib() -> dict:
     return {"rss": memory["VmRSS"], "hwm": memory["VmHWM"]} if memory else {}
 
 
+def child_result(cmd, env=None) -> dict:
+    """Run a probe's child process (``cmd``) and return the JSON of its last ``RESULT`` line; stop
+    with the child's stderr when it fails or prints none (batch_memory.py, cpu_autocast.py and
+    train_memory.py run each measurement in its own process this way)."""
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        sys.exit(proc.stderr[-4000:])
+    return json.loads(lines[-1][len("RESULT "):])
+
+
 def probe_config(config: str, dataset: str, settings, threads: int):
     """Set torch's threads and load ``configs/CONFIG.cfg`` with the dataset's train and dev paths
     and the ``KEY=VALUE`` settings (JSON values), as the probes (batch_memory.py, cpu_autocast.py)

@@ -18,13 +18,13 @@ import json
 import os
 import platform
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import compare_architectures as ca  # noqa: E402  (stdlib only at import)
 WARMUP = 3
 
 
@@ -34,7 +34,6 @@ def child(args) -> dict:
     from spacy.training.initialize import init_nlp
     from spacy.training.loop import subdivide_batch
 
-    import compare_architectures as ca
     from spacy_triples.precision import native_bfloat16
 
     cfg, train, dev = ca.probe_config(args.config, args.dataset, args.set, args.threads)
@@ -103,12 +102,8 @@ def main() -> None:
         for precision in ("fp32", "bf16"):
             cmd = [sys.executable, __file__, "--precision", precision, "--config", args.config, "--dataset", args.dataset,
                    "--steps", str(args.steps), "--threads", str(args.threads), "--set", *args.set]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-            if proc.returncode or not lines:
-                sys.exit(proc.stderr[-4000:])
             run = {"config": args.config, "dataset": args.dataset, "repeat": repeat, "settings": args.set,
-                   **json.loads(lines[-1][len("RESULT "):])}
+                   **ca.child_result(cmd)}
             print(json.dumps({k: v for k, v in run.items() if k != "losses"}), flush=True)
             runs.append(run)
     summary = {}

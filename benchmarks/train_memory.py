@@ -14,13 +14,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import compare_architectures as ca  # noqa: E402  (stdlib only at import)
 MALLOC = {
     "glibc": {},
     "arena2": {"MALLOC_ARENA_MAX": "2"},
@@ -29,8 +29,6 @@ MALLOC = {
 
 
 def child(args) -> None:
-    import compare_architectures as ca
-
     samples, traced = [], {}
     t0 = time.perf_counter()
     if args.tracemalloc:
@@ -78,11 +76,7 @@ def main() -> None:
     cmd = [sys.executable, __file__, "--child", "--config", args.config, "--dataset", args.dataset, "--steps", str(args.steps),
            "--threads", str(args.threads), "--work", args.work, *(["--tracemalloc"] if args.tracemalloc else []),
            "--trim-every", str(args.trim_every), "--set", *args.set]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-    if proc.returncode or not lines:
-        sys.exit(proc.stderr[-4000:])
-    out = json.loads(lines[-1][len("RESULT "):])
+    out = ca.child_result(cmd, env=env)
     samples = out["samples"]
     run = {"command": "python benchmarks/train_memory.py " + " ".join(sys.argv[1:]), "malloc": MALLOC[args.malloc], "trim_every": args.trim_every,
            "config": args.config, "dataset": args.dataset, "steps": args.steps, "settings": args.set,
