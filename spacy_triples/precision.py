@@ -75,7 +75,7 @@ def _autocast_shim_class(base: type) -> type:
 _SHIM_CLASSES: dict = {}
 
 
-def _known_shim_classes() -> List[type]:
+def known_shim_classes() -> List[type]:
     from thinc.api import PyTorchShim
 
     bases = [PyTorchShim]
@@ -91,7 +91,7 @@ def _known_shim_classes() -> List[type]:
 def __getattr__(name: str) -> type:
     """Unpickling a patched shim in a fresh process looks its class up here by name."""
     if name.startswith("CPUAutocast"):
-        for base in _known_shim_classes():
+        for base in known_shim_classes():
             if name == f"CPUAutocast{base.__name__}":
                 return _autocast_shim_class(base)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,6 +5,7 @@ from .encoders.dgcnn import build_dgcnn
 from .heads.global_pointer.model import build_global_pointer, build_global_pointer_v2
 from .heads.pointer.model import build_pointer_head
 from .memory import make_malloc_trim
+from .averages import make_torch_averages
 from .precision import make_cpu_autocast
 from .normalize import create_normalizing_tokenizer
 from .scorer import make_triple_scorer
@@ -19,3 +20,4 @@ registry.misc.register("spacy_triples.package_folder.v1", func=package_folder)
 registry.tokenizers.register("spacy_triples.normalizing_tokenizer.v1", func=create_normalizing_tokenizer)
 registry.callbacks.register("spacy_triples.malloc_trim.v1", func=make_malloc_trim)
 registry.callbacks.register("spacy_triples.cpu_autocast.v1", func=make_cpu_autocast)
+registry.callbacks.register("spacy_triples.torch_averages.v1", func=make_torch_averages)
