@@ -80,3 +80,16 @@ def test_bad_prior_is_refused_with_a_clear_error(bad):
         build_global_pointer_v2(tok2vec, relation_prior=bad)
     with pytest.raises(Exception, match="entity_prior"):  # a config value that is no number
         spacy.blank("en").add_pipe("triple_extractor", config={"model": {"@architectures": GP2, "tok2vec": DGCNN, "entity_prior": "low"}})
+
+
+def test_link_score_reaches_the_module_and_survives_a_round_trip(tmp_path):
+    nlp = _fresh(GP2, link_score="mean")
+    assert _linker(nlp).link_score == "mean"
+    assert _linker(_fresh(GP2)).link_score == "min"  # the default: GPLinker's
+    nlp.to_disk(tmp_path / "gp")
+    assert _linker(spacy.load(tmp_path / "gp")).link_score == "mean"
+
+
+def test_bad_link_score_is_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match=r"link_score must be one of \['min', 'mean'\]"):
+        build_global_pointer_v2(None, link_score="average")

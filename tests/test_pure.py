@@ -343,9 +343,10 @@ def test_rows_from_links_offsets_thresholds_and_merge():
     assert rows_from_links(windows, 2, index, logits, [0.5, 0.3])[1] == []
 
 
-def _all_four_above(ent, head, tail, lengths, cut, max_len, n_types):
+def _all_four_above(ent, head, tail, lengths, cut, max_len, n_types, link_score="min"):
     """Brute force: per window, the best max(8, ceil(L/3)) subjects and objects (span, type) above
-    ``cut``; every pair of them and relation whose four scores all exceed it; the best L of those.
+    ``cut``; every pair of them and relation whose four scores all exceed it (with ``"mean"``: both
+    entity scores and the mean of head and tail); the best L of those.
     Rows (window, s0, s1, s_type, r, o0, o1, o_type, logit)."""
     found = []
     for w, n in enumerate(lengths.tolist()):
@@ -359,17 +360,20 @@ def _all_four_above(ent, head, tail, lengths, cut, max_len, n_types):
         for a, (s_score, t_s, i, j) in enumerate(roles[0]):
             for b, (o_score, t_o, k, l) in enumerate(roles[1]):
                 for r in range(head.shape[1]):
-                    low = min(s_score, o_score, head[w, r, i, k], tail[w, r, j, l])
+                    h, t = head[w, r, i, k], tail[w, r, j, l]
+                    low = min(s_score, o_score, *((h, t) if link_score == "min" else ((h + t) / 2,)))
                     if low > cut:  # ties go to the better subject, then object, then lower relation
                         triples.append((-float(low), a, b, r, (w, i, j, t_s, r, k, l, t_o)))
         found += [t[-1] + (-t[0],) for t in sorted(triples)[:n]]
     return sorted(found)
 
 
-@pytest.mark.parametrize("n_types,relation_rope,seed", [(1, True, 0), (2, False, 1), (1, False, 2)])
-def test_linking_candidate_pairs_finds_what_brute_force_finds(n_types, relation_rope, seed):
+@pytest.mark.parametrize("n_types,relation_rope,seed,link_score",
+                         [(1, True, 0, "min"), (2, False, 1, "min"), (1, False, 2, "min"), (1, True, 0, "mean"), (2, False, 1, "mean")])
+def test_linking_candidate_pairs_finds_what_brute_force_finds(n_types, relation_rope, seed, link_score):
     torch.manual_seed(seed)
-    module = GlobalPointerLinker(16, 7, head_size=8, dropout=0.0, relation_rope=relation_rope, n_entity_types=n_types).eval()
+    module = GlobalPointerLinker(16, 7, head_size=8, dropout=0.0, relation_rope=relation_rope, n_entity_types=n_types,
+                                 link_score=link_score).eval()
     with torch.no_grad():
         module.entity.qk.weight.mul_(3.0)
         module.entity.bias.bias.sub_(3.0)
@@ -379,7 +383,7 @@ def test_linking_candidate_pairs_finds_what_brute_force_finds(n_types, relation_
     total = capped = 0
     for threshold, max_len in ((0.5, 4), (0.6, 8), (0.8, 2), (0.3, 30)):
         cut = logit(threshold)
-        expected = _all_four_above(ent, head, tail, lengths, cut, max_len, n_types)
+        expected = _all_four_above(ent, head, tail, lengths, cut, max_len, n_types, link_score)
         with torch.no_grad():
             index, logits = module(x, lengths, threshold=cut, max_span_length=max_len, max_chunk_elements=1)
         got = sorted(tuple(i) + (float(v),) for i, v in zip(index.tolist(), logits.tolist()))
@@ -405,3 +409,18 @@ def test_untrained_linking_stays_bounded_and_independent_of_the_label_count():
         assert per_window.tolist() == [60, 30, 5]
         assert (index[:, 2] - index[:, 1] < 8).all() and (index[:, 6] - index[:, 5] < 8).all()
         assert (index[:, [1, 2, 5, 6]] < lengths[index[:, 0]][:, None]).all()
+
+
+def test_link_scores_min_needs_every_part_mean_lets_one_link_carry_the_other():
+    from spacy_triples.heads.global_pointer.pytorch import link_scores
+
+    head = torch.tensor([[3.0, -1.0]])
+    tail = torch.tensor([[-0.5, -1.0]])
+    entities = torch.tensor([[2.0]])
+    assert link_scores(head, tail, entities, "min").tolist() == [[-0.5, -1.0]]
+    assert link_scores(head, tail, entities, "mean").tolist() == [[1.25, -1.0]]
+    assert link_scores(head, tail, torch.tensor([[-2.0]]), "mean").tolist() == [[-2.0, -2.0]]  # entities still gate
+    with pytest.raises(ValueError, match="link_score must be one of"):
+        link_scores(head, tail, entities, "max")
+    with pytest.raises(ValueError, match="link_score must be one of"):
+        GlobalPointerLinker(8, 2, link_score="sum")

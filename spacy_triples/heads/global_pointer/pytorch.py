@@ -157,6 +157,24 @@ def best_per_window(window: torch.Tensor, score: torch.Tensor, caps: torch.Tenso
     return keep.nonzero(as_tuple=True)[0]
 
 
+LINK_SCORES = ("min", "mean")
+
+
+def link_scores(head: torch.Tensor, tail: torch.Tensor, entities: torch.Tensor, rule: str = "min") -> torch.Tensor:
+    """A triple's logit from its relation head and tail logits (pairs, R) and the smaller of its
+    subject and object logits (pairs, 1). ``"min"`` (GPLinker): the smallest of the four, so every
+    part must pass the threshold. ``"mean"``: the head and tail links are averaged first, so a
+    confident head link can carry a weaker tail link (and back); both entities must still pass.
+    """
+    if rule == "min":
+        linked = torch.minimum(head, tail)
+    elif rule == "mean":
+        linked = (head + tail) / 2
+    else:
+        raise ValueError(f"GlobalPointer link_score must be one of {list(LINK_SCORES)}, got {rule!r}")
+    return torch.minimum(linked, entities)
+
+
 class GlobalPointerLinker(nn.Module):
     """GPLinker: entity pointer (subject, object) + per-relation head and tail pointers.
 
@@ -176,8 +194,12 @@ class GlobalPointerLinker(nn.Module):
         n_entity_types: int = 1,
         entity_prior: float = 0.0,
         relation_prior: float = 0.0,
+        link_score: str = "min",
     ):
         super().__init__()
+        if link_score not in LINK_SCORES:
+            raise ValueError(f"GlobalPointer link_score must be one of {list(LINK_SCORES)}, got {link_score!r}")
+        self.link_score = link_score
         self.dropout = dropout
         # heads 0..T-1: subjects of type t; heads T..2T-1: objects of type t (T = 1: untyped)
         self.entity = EfficientGlobalPointer(width, 2 * n_entity_types, head_size, use_rope=True)
@@ -214,15 +236,15 @@ class GlobalPointerLinker(nn.Module):
 
     def link(self, x: torch.Tensor, lengths: torch.Tensor, cut: float, max_span_length: int,
              max_chunk_elements: int = 2**22) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Triples whose four scores (subject, object, head, tail) all exceed ``cut`` (a logit).
+        """Triples whose score exceeds ``cut`` (a logit): by default (``link_score="min"``) all four
+        of its scores (subject, object, head, tail) must; see ``link_scores``.
 
         Entities are found first (``top_entities``); the head and tail pointers are then scored
         only at the token pairs of candidate (subject, object) pairs, for every relation, instead
         of over all W x W positions: the cost grows with the relation count only through those few
         pairs. A window keeps at most L triples (L its length), the best ones. Returns
         index (k, 8) of (window, subject first, subject last, subject type, relation,
-        object first, object last, object type), window-relative, and the triples' logits (k,):
-        the smallest of the four.
+        object first, object last, object type), window-relative, and the triples' logits (k,).
         """
         n, width = x.shape[0], x.shape[1]
         types = self.n_entity_types
@@ -255,7 +277,7 @@ class GlobalPointerLinker(nn.Module):
                 xu = xs[used]
                 head = self.head.at(self.head.project(xu), local[w], si[s], oi[o]).float()
                 tail = self.tail.at(self.tail.project(xu), local[w], sj[s], oj[o]).float()
-                score = torch.minimum(torch.minimum(head, tail), torch.minimum(sl[s], ol[o])[:, None])
+                score = link_scores(head, tail, torch.minimum(sl[s], ol[o])[:, None], self.link_score)
                 pair, relation = (score > cut).nonzero(as_tuple=True)
                 logit = score[pair, relation]
                 keep = best_per_window(w[pair], logit, ls)
