@@ -37,6 +37,17 @@ SCHEMAS = {"duie2": "duie2/duie_schema.json", "lic2019": "lic2019_duie1/all_50_s
 DATA = ROOT.parent / "shared" / "data"
 
 
+def append_measurement(name: str, entry: dict, machine: str = None) -> None:
+    """Append ``entry`` (with machine, the command line and the date) to the ``measurements`` of
+    ``benchmarks/results/{name}.json``, keeping the earlier ones."""
+    out_file = ROOT / "benchmarks" / "results" / f"{name}.json"
+    old = json.loads(out_file.read_text())["measurements"] if out_file.exists() else []
+    head = {"machine": machine or f"{platform.machine()}, python {platform.python_version()}",
+            "command": "python " + " ".join(["benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "date": time.strftime("%Y-%m-%d")}
+    out_file.write_text(json.dumps({"measurements": old + [{**head, **entry}]}, indent=2))
+
+
 def proc_memory_mib() -> dict:
     """This process's resident set (VmRSS) and its peak so far (VmHWM) in MiB, from /proc; {} off
     Linux (train_memory.py and batch_memory.py use it too)."""

@@ -114,15 +114,10 @@ def main() -> None:
     summary["train_speedup"] = round(summary["fp32"]["s_per_step"] / summary["bf16"]["s_per_step"], 3)
     summary["infer_speedup"] = round(summary["bf16"]["infer_words_per_s"] / summary["fp32"]["infer_words_per_s"], 3)
     print(json.dumps(summary))
-    out_file = ROOT / "benchmarks" / "results" / "cpu_autocast.json"
-    old = json.loads(out_file.read_text())["measurements"] if out_file.exists() else []
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    payload = {"measurements": old + [{
-        "machine": f"{platform.machine()}, {cpu}, {os.cpu_count()} cores, python {platform.python_version()}",
-        "command": "python benchmarks/cpu_autocast.py " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"), "summary": summary, "runs": runs}]}
-    out_file.write_text(json.dumps(payload, indent=2))
+    ca.append_measurement("cpu_autocast", {"summary": summary, "runs": runs},
+                          machine=f"{platform.machine()}, {cpu}, {os.cpu_count()} cores, python {platform.python_version()}")
 
 
 if __name__ == "__main__":

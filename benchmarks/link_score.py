@@ -10,9 +10,7 @@ tuned on dev (``tune-thresholds --global``). Appends to benchmarks/results/link_
 """
 import argparse
 import json
-import platform
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,19 +71,13 @@ def main() -> None:
             run[rule] = {"at_threshold": at_threshold, "global_threshold_tuned_on_dev": tuned}
         print(json.dumps(run), flush=True)
         runs.append(run)
-    out_file = ROOT / "benchmarks" / "results" / "link_score.json"
-    old = json.loads(out_file.read_text())["measurements"] if out_file.exists() else []
     summary = {rule: {
         "dev_strict_f": round(sum(r[rule]["at_threshold"]["dev"]["triples_strict_f"] for r in runs) / len(runs), 2),
         "test_strict_f": round(sum(r[rule]["at_threshold"]["test"]["triples_strict_f"] for r in runs) / len(runs), 2),
         "test_strict_f_tuned_global": round(sum(r[rule]["global_threshold_tuned_on_dev"]["test"]["triples_strict_f"]
                                                 for r in runs) / len(runs), 2)} for rule in RULES}
     print(json.dumps({"mean_over_models": summary}))
-    payload = {"measurements": old + [{
-        "machine": f"{platform.machine()}, python {platform.python_version()}",
-        "command": "python benchmarks/link_score.py " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"), "mean_over_models": summary, "runs": runs}]}
-    out_file.write_text(json.dumps(payload, indent=2))
+    ca.append_measurement("link_score", {"mean_over_models": summary, "runs": runs})
 
 
 if __name__ == "__main__":

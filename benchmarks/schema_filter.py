@@ -11,7 +11,6 @@ threshold may buy recall). Appends to benchmarks/results/schema_filter.json.
 """
 import argparse
 import json
-import platform
 import sys
 import time
 from collections import defaultdict
@@ -78,13 +77,7 @@ def main() -> None:
                "test": before, "test_with_schema": with_schema, "test_with_schema_global_threshold": tuned}
         print(json.dumps({k: v for k, v in run.items() if k not in ("schema", "train_type_pairs")}), flush=True)
         runs.append(run)
-    out_file = ROOT / "benchmarks" / "results" / "schema_filter.json"
-    old = json.loads(out_file.read_text())["measurements"] if out_file.exists() else []
-    payload = {"measurements": old + [{
-        "machine": f"{platform.machine()}, python {platform.python_version()}",
-        "command": "python benchmarks/schema_filter.py " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"), "runs": runs}]}
-    out_file.write_text(json.dumps(payload, indent=2))
+    ca.append_measurement("schema_filter", {"runs": runs})
 
 
 if __name__ == "__main__":

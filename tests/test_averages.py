@@ -11,7 +11,7 @@ from thinc.api import Config, Optimizer, PyTorchWrapper_v2
 
 from spacy_triples.averages import average_shim, make_torch_averages, torch_shims
 
-from .util import build_tiny_bert, make_examples
+from .util import build_tiny_bert, make_examples, tiny_gp_config
 
 
 def _trained_linear(steps=5):
@@ -99,10 +99,7 @@ def tiny_bert(tmp_path_factory):
 
 
 def _config(name: str, use_averages: bool) -> Config:
-    config = Config().from_disk("configs/gp_transformer.cfg")
-    config["components"]["transformer"]["model"]["name"] = name
-    config["components"]["transformer"]["model"]["get_spans"]["window"] = 16
-    config["components"]["transformer"]["model"]["get_spans"]["stride"] = 12
+    config = tiny_gp_config(name)
     config["training"]["optimizer"]["use_averages"] = use_averages
     config["initialize"]["after_init"] = {"@callbacks": "spacy_triples.torch_averages.v1"}
     return config

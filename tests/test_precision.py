@@ -14,7 +14,7 @@ from thinc.api import Config, PyTorchWrapper_v2
 
 from spacy_triples.precision import autocast_shim, make_cpu_autocast
 
-from .util import TRAIN_DATA, build_tiny_bert, make_examples, train
+from .util import TRAIN_DATA, build_tiny_bert, make_examples, tiny_gp_config, train
 
 
 def _linear_model(seed=0, hook=True):
@@ -93,10 +93,7 @@ def tiny_bert(tmp_path_factory):
 
 
 def _config(name: str, enabled: bool) -> Config:
-    config = Config().from_disk("configs/gp_transformer.cfg")
-    config["components"]["transformer"]["model"]["name"] = name
-    config["components"]["transformer"]["model"]["get_spans"]["window"] = 16
-    config["components"]["transformer"]["model"]["get_spans"]["stride"] = 12
+    config = tiny_gp_config(name)
     config["nlp"]["after_pipeline_creation"] = {"@callbacks": "spacy_triples.cpu_autocast.v1", "enabled": enabled}
     return config
 

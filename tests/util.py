@@ -63,3 +63,14 @@ def build_tiny_bert(folder):
     transformers.BertModel(config).save_pretrained(folder)
     transformers.BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(folder)
     return str(folder)
+
+
+def tiny_gp_config(name: str):
+    """``configs/gp_transformer.cfg`` with the tiny BERT in folder ``name`` and windows that fit it."""
+    from thinc.api import Config
+
+    config = Config().from_disk("configs/gp_transformer.cfg")
+    config["components"]["transformer"]["model"]["name"] = name
+    config["components"]["transformer"]["model"]["get_spans"]["window"] = 16
+    config["components"]["transformer"]["model"]["get_spans"]["stride"] = 12
+    return config
