@@ -5,6 +5,7 @@ from .encoders.dgcnn import build_dgcnn
 from .heads.global_pointer.model import build_global_pointer, build_global_pointer_v2
 from .heads.pointer.model import build_pointer_head
 from .memory import make_malloc_trim
+from .augment import create_entity_swap_augmenter
 from .averages import make_torch_averages
 from .precision import make_cpu_autocast
 from .normalize import create_normalizing_tokenizer
@@ -21,3 +22,4 @@ registry.tokenizers.register("spacy_triples.normalizing_tokenizer.v1", func=crea
 registry.callbacks.register("spacy_triples.malloc_trim.v1", func=make_malloc_trim)
 registry.callbacks.register("spacy_triples.cpu_autocast.v1", func=make_cpu_autocast)
 registry.callbacks.register("spacy_triples.torch_averages.v1", func=make_torch_averages)
+registry.augmenters.register("spacy_triples.entity_swap.v1", func=create_entity_swap_augmenter)

@@ -19,6 +19,7 @@ REGISTRIES = {
     "spacy_misc": "misc",
     "spacy_tokenizers": "tokenizers",
     "spacy_callbacks": "callbacks",
+    "spacy_augmenters": "augmenters",
 }
 
 
