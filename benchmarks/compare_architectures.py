@@ -14,6 +14,7 @@ Writes benchmarks/results/architectures.json and prints a markdown table.
 import argparse
 import json
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -279,7 +280,10 @@ def main() -> None:
     vectors = work / "vectors"
     if args.one:
         config, dataset = args.one
-        tag = "-".join(x.split("=")[0].rsplit(".", 1)[-1] + "_" + x.split("=")[1] for x in args.set)
+        # the folder name: each override's last key and its value, with a JSON value's quotes,
+        # braces and @ turned into "_" (a name a shell and a path can hold)
+        tag = "-".join(x.partition("=")[0].rsplit(".", 1)[-1] + "_"
+                       + re.sub(r"[^A-Za-z0-9._-]+", "_", x.partition("=")[2]).strip("_") for x in args.set)
         if args.train_dev:
             tag += f"{'-' if tag else ''}train_dev"
         if args.seed is not None:
