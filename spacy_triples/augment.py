@@ -40,14 +40,17 @@ def entity_spans(rows: Sequence[TripleRow]) -> Dict[Tuple[int, int], str]:
     return spans
 
 
+def _overlapped_by(span: Tuple[int, int], spans) -> List[Tuple[int, int]]:
+    """The spans among ``spans`` other than ``span`` that share a token with it."""
+    a, b = span
+    return [(c, d) for c, d in spans if (c, d) != (a, b) and c < b and a < d]
+
+
 def swappable_spans(spans: Mapping[Tuple[int, int], str]) -> List[Tuple[int, int]]:
     """The spans that overlap no other span (a nested or crossing span cannot be replaced without
     breaking the other one), in order."""
     ordered = sorted(spans)
-    return [
-        (a, b) for a, b in ordered
-        if not any((c, d) != (a, b) and c < b and a < d for c, d in ordered)
-    ]
+    return [span for span in ordered if not _overlapped_by(span, ordered)]
 
 
 def swap_mentions(doc: Doc, rows: Sequence[TripleRow], replacements: Mapping[Tuple[int, int], Mention]) -> Doc:
@@ -58,14 +61,14 @@ def swap_mentions(doc: Doc, rows: Sequence[TripleRow], replacements: Mapping[Tup
     Replaced spans must not overlap each other or any span of ``rows`` other than themselves
     (:func:`swappable_spans`); a replaced span keeps the whitespace after its last token.
     """
+    triple_spans = entity_spans(rows)
     for (a, b), (words, spaces) in replacements.items():
         if not (0 <= a < b <= len(doc)):
             raise ValueError(f"Cannot replace the span ({a}, {b}) of a doc of {len(doc)} tokens.")
         if not words or len(words) != len(spaces):
             raise ValueError(f"A replacement mention needs words and one space flag per word, got {words!r}, {spaces!r}.")
-        for c, d in entity_spans(rows):
-            if (c, d) != (a, b) and c < b and a < d:
-                raise ValueError(f"The replaced span ({a}, {b}) overlaps the triple span ({c}, {d}).")
+        for c, d in _overlapped_by((a, b), triple_spans):
+            raise ValueError(f"The replaced span ({a}, {b}) overlaps the triple span ({c}, {d}).")
     starts = {a: (b, mention) for (a, b), mention in replacements.items()}
     words: List[str] = []
     spaces: List[bool] = []
