@@ -9,7 +9,42 @@ from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequenc
 
 from spacy.training import Example
 
+from .convert.base import GOLD_ENTITIES_KEY
 from .triples import TripleRow, read_triple_rows, triple_rows
+
+Mention = Tuple[int, int, int]  # (start, end exclusive, entity type index), predicted-doc tokens
+
+
+class AlignedGold(list):
+    """A doc's aligned gold triples (a list of TripleRow, as :func:`align_gold` returns) with the
+    doc's aligned gold entity mentions in ``mentions`` (:func:`align_mentions`; None: the doc lists
+    none). Heads that learn no mentions read it as the plain list it is."""
+
+    def __init__(self, rows: Iterable[TripleRow], mentions: Optional[List[Mention]] = None):
+        super().__init__(rows)
+        self.mentions = mentions
+
+
+def align_mentions(eg: Example, entity_labels: Sequence[str], key: str = GOLD_ENTITIES_KEY) -> Optional[List[Mention]]:
+    """The gold entity mentions of ``eg.reference.spans[key]`` (every listed entity, in a relation or
+    not: the converters of formats that list entities store them there) in ``eg.predicted`` token
+    offsets, with type indices; None when the reference has no such group.
+
+    With entity types, mentions of a type that is not among ``entity_labels`` are left out (a type
+    no triple uses, such as CoNLL04's Other); untyped (``entity_labels`` empty), every mention is
+    type 0. A mention that does not align to the predicted tokenization is left out, not guessed.
+    """
+    ref = eg.reference
+    if key not in ref.spans:
+        return None
+    type_index = {label: i for i, label in enumerate(entity_labels)}
+    spans = [span for span in ref.spans[key] if not type_index or span.label_ in type_index]
+    out = []
+    for span in spans:
+        aligned = eg.get_aligned_spans_y2x([span], allow_overlap=True)
+        if aligned:
+            out.append((aligned[0].start, aligned[0].end, type_index.get(span.label_, 0)))
+    return sorted(set(out))
 
 
 def align_gold(eg: Example, labels: Sequence[str], entity_labels: Sequence[str]) -> Optional[List[TripleRow]]:

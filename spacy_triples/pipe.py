@@ -21,7 +21,7 @@ from spacy.util import filter_spans
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from .gold import align_gold, scan_corpus
+from .gold import AlignedGold, align_gold, align_mentions, scan_corpus
 from .heads import HeadSettings, TripleHead, get_triple_head
 from .schema import filter_by_schema, load_relation_schema
 from .triples import DEFAULT_ENTITY_LABEL, TRIPLES_ATTR, TripleRow, install_extensions, set_triple_rows
@@ -404,7 +404,11 @@ class TripleExtractor(TrainablePipe):
         return self.head.get_loss(outputs, self._align(list(examples), settings), settings, self.model.ops)
 
     def _align(self, examples: List[Example], settings: HeadSettings) -> List[Optional[List[TripleRow]]]:
-        return [align_gold(eg, settings.labels, settings.entity_labels) for eg in examples]
+        gold = [align_gold(eg, settings.labels, settings.entity_labels) for eg in examples]
+        if not self.head.learns_mentions:
+            return gold
+        return [None if rows is None else AlignedGold(rows, align_mentions(eg, settings.entity_labels))
+                for eg, rows in zip(examples, gold)]
 
     def initialize(
         self,

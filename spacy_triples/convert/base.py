@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc, DocBin, Span, SpanGroup
 
 # reasons a triple is skipped (the table prints them verbatim)
 NOT_FOUND = "entity not found in the text"
@@ -19,6 +19,13 @@ MALFORMED_TRIPLE = "malformed triple"
 MISSING_RELATION = "relation label missing, empty or not a string"
 BAD_ENTITY_INDEX = "entity index not an entity of the record"
 EXTRACT_ERROR = "extract error record (no prediction to learn from)"
+# reasons a listed entity mention is not stored in doc.spans[GOLD_ENTITIES_KEY]
+MALFORMED_ENTITY = "malformed entity (not a [start, end, type] / {start, end, type} inside the tokens)"
+DUPLICATE_ENTITY = "duplicate entity (same span and type, stored once)"
+
+# doc.spans key of the gold entity mentions a format lists (with or without a relation):
+# extra supervision for a head that learns entities (GlobalPointer.v2's mention_weight)
+GOLD_ENTITIES_KEY = "entities"
 
 
 class ConversionError(ValueError):
@@ -36,6 +43,9 @@ class ConversionReport:
     extra_slots_dropped: int = 0
     normalised_matches: int = 0
     accent_folded_matches: int = 0
+    entities_read: int = 0
+    entities_written: int = 0
+    entities_skipped: Counter = field(default_factory=Counter)
     notes: Counter = field(default_factory=Counter)  # informational counts (annotation formats)
     records_skipped: Counter = field(default_factory=Counter)
     triples_skipped: Counter = field(default_factory=Counter)
@@ -57,6 +67,11 @@ class ConversionReport:
             raise ConversionError(f"{where}: record skipped ({reason}); --strict makes every skip an error.")
         self.records_skipped[reason] += 1
 
+    def skip_entity(self, reason: str, where: str) -> None:
+        if self.strict and reason != DUPLICATE_ENTITY:
+            raise ConversionError(f"{where}: entity skipped ({reason}); --strict makes every skip an error.")
+        self.entities_skipped[reason] += 1
+
     def as_rows(self) -> List[Tuple[str, int]]:
         rows = [
             ("records read", self.records_read),
@@ -73,7 +88,10 @@ class ConversionReport:
             rows.append(("entities found after width/space normalisation", self.normalised_matches))
         if self.accent_folded_matches:
             rows.append(("entities found after accent folding", self.accent_folded_matches))
+        if self.entities_read:
+            rows += [("entities read", self.entities_read), ("entities written", self.entities_written)]
         rows += sorted(self.notes.items())
+        rows += [(f"entities skipped: {why}", n) for why, n in sorted(self.entities_skipped.items())]
         rows += [(f"records skipped: {why}", n) for why, n in sorted(self.records_skipped.items())]
         rows += [(f"triples skipped: {why}", n) for why, n in sorted(self.triples_skipped.items())]
         return rows
@@ -94,6 +112,8 @@ class ConversionReport:
         accounted = self.triples_written + self.duplicate_triples_dropped + sum(self.triples_skipped.values())
         if accounted != self.triples_read:
             raise RuntimeError(f"Conversion lost triples: {self.as_dict()}")
+        if self.entities_written + sum(self.entities_skipped.values()) != self.entities_read:
+            raise RuntimeError(f"Conversion lost entities: {self.as_dict()}")
 
 
 def read_records(path: Path) -> Iterator[Tuple[int, object]]:
@@ -242,6 +262,27 @@ def place_pair(subjects: Sequence[Tuple[int, int]], objects: Sequence[Tuple[int,
         key=lambda so: (so[0] == so[1], abs(so[0][0] - so[1][0]), so[0], so[1]),
     )
     return best[0], best[1], len(subjects) > 1 or len(objects) > 1
+
+
+def store_entities(doc: Doc, entities: Iterable[Tuple[object, object, object]], report: ConversionReport,
+                   where: str) -> None:
+    """Store a record's listed entity mentions, (start, end, type) in token offsets (end exclusive),
+    as labelled spans in ``doc.spans[GOLD_ENTITIES_KEY]``, relation or not; each one is counted as
+    written or skipped with a reason."""
+    spans, seen = [], set()
+    for start, end, label in entities:
+        report.entities_read += 1
+        if not (is_int(start) and is_int(end) and 0 <= start < end <= len(doc)):
+            report.skip_entity(MALFORMED_ENTITY, where)
+            continue
+        key = (start, end, entity_label(label))
+        if key in seen:
+            report.skip_entity(DUPLICATE_ENTITY, where)
+            continue
+        seen.add(key)
+        spans.append(Span(doc, start, end, label=key[2]))
+    report.entities_written += len(spans)
+    doc.spans[GOLD_ENTITIES_KEY] = SpanGroup(doc, name=GOLD_ENTITIES_KEY, spans=spans)
 
 
 def finish_doc(doc: Doc, rows: List[list], report: ConversionReport, source: str) -> Doc:

@@ -8,6 +8,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .base import (
+    GOLD_ENTITIES_KEY,
     BAD_ENTITY_INDEX,
     MALFORMED_TRIPLE,
     ConversionError,
@@ -16,6 +17,7 @@ from .base import (
     entity_label,
     finish_doc,
     is_int,
+    store_entities,
     iter_records,
     span_triple_ok,
 )
@@ -44,11 +46,10 @@ def _token_docs(path: Path, nlp: Language, report: ConversionReport):
 
 def read_unified(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
     for n, where, record, tokens, doc in _token_docs(path, nlp, report):
-        types = {}
-        for ent in record.get("entities", []):
-            if isinstance(ent, list) and len(ent) >= 3 and is_int(ent[0]) and is_int(ent[1]) \
-                    and 0 <= ent[0] < ent[1] <= len(tokens):
-                types[(ent[0], ent[1])] = entity_label(ent[2])
+        listed = [tuple(ent[:3]) if isinstance(ent, list) and len(ent) >= 3 else (None, None, None)
+                  for ent in record.get("entities", [])]
+        store_entities(doc, listed, report, where)
+        types = {(span.start, span.end): span.label_ for span in doc.spans[GOLD_ENTITIES_KEY]}
         rows = []
         for rel in report.triples_in(record.get("relations", [])):
             if not isinstance(rel, list) or len(rel) != 5:
@@ -64,6 +65,8 @@ def read_unified(path: Path, nlp: Language, report: ConversionReport, schema: Op
 def read_spert(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
     for n, where, record, tokens, doc in _token_docs(path, nlp, report):
         entities = check_list(record, "entities", where)
+        store_entities(doc, [(e.get("start"), e.get("end"), e.get("type")) if isinstance(e, dict) else (None, None, None)
+                             for e in entities], report, where)
         rows = []
         for rel in report.triples_in(record.get("relations", [])):
             if not isinstance(rel, dict):

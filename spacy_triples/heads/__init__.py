@@ -14,6 +14,9 @@ spancat's model takes ``(docs, spans)``) and attaches a :class:`TripleHead` to i
   (label indices, token offsets).
 - ``unlearnable(row, settings)`` -> a reason, or None, for a gold row the head cannot learn.
 - ``set_output_size(model, n_labels, n_types)``: size the output layer before it is built.
+- ``learns_mentions``: True when the head also learns the gold entity mentions of a doc (every
+  listed entity, in a relation or not); the pipe then hands it ``AlignedGold`` lists, whose
+  ``mentions`` are the doc's aligned ``(start, end, type)`` mentions or None.
 
 Settings are built by the pipe from its ``cfg`` on every call, so changing a threshold in
 ``pipe.cfg`` changes the next decision. A new head is new files: its builder, its module and its
@@ -57,6 +60,10 @@ class TripleHead:
 
     def __init__(self, layer: Model):
         self.layer = layer
+
+    @property
+    def learns_mentions(self) -> bool:
+        return False
 
     def set_output_size(self, n_labels: int, n_types: int) -> None:
         self.layer.set_dim("nO", n_labels, force=True)

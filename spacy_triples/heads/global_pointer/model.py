@@ -17,7 +17,7 @@ from ...losses import logit, multilabel_categorical_crossentropy
 from ...triples import TripleRow
 from .. import GoldRows, HeadSettings, TripleHead, build_triple_model
 from .pytorch import LINK_SCORES, GlobalPointerLinker
-from .util import make_masks, make_targets, rows_from_links
+from .util import make_masks, make_mention_targets, make_targets, rows_from_links
 from .windows import plan_windows, window_token_index
 
 
@@ -25,7 +25,7 @@ class PairScores(NamedTuple):
     """Training output: dense logits per window; ``windows`` rows are (doc, start, end)."""
 
     windows: numpy.ndarray
-    entity: Any  # (N, 2T, W, W): subjects of each entity type, then objects
+    entity: Any  # (N, 2T (+ T), W, W): subjects of each entity type, then objects (then mentions)
     head: Any  # (N, R, W, W)
     tail: Any  # (N, R, W, W)
 
@@ -92,6 +92,7 @@ def build_global_pointer_v2(
     mixed_precision: bool = False,
     grad_scaler_config: Optional[dict] = None,
     link_score: str = "min",
+    mention_weight: float = 0.0,
 ) -> Model:
     """Registered as ``spacy_triples.GlobalPointer.v2``: v1 with a prior on its pointers.
 
@@ -105,6 +106,11 @@ def build_global_pointer_v2(
         object, the head link and the tail link must each pass the threshold) or ``"mean"`` (the
         head and tail links are averaged, then both entities must pass). Prediction only: training
         is the same. On CoNLL04 with MiniLM, ``"mean"`` found more triples (README, Benchmarks).
+    mention_weight: above 0, the entity pointer gets one more map per entity type, "a mention of
+        type t", trained on every gold entity a doc lists (relation or not: ``doc.spans["entities"]``,
+        which the CoNLL04/ADE/SciERC converters fill), its loss times this weight added to the
+        head's. Training only: decoding reads the subject and object maps as before. Docs without
+        listed entities add nothing to it. 0.0 (the default) builds the head without it.
     Other arguments as in v1.
     """
     # validates the window settings now rather than at the first batch
@@ -114,6 +120,8 @@ def build_global_pointer_v2(
             raise ValueError(f"GlobalPointer {name} must be a finite number (a logit, e.g. -8.0), got {value!r}")
     if link_score not in LINK_SCORES:
         raise ValueError(f"GlobalPointer link_score must be one of {list(LINK_SCORES)}, got {link_score!r}")
+    if not (isinstance(mention_weight, (int, float)) and math.isfinite(mention_weight) and mention_weight >= 0):
+        raise ValueError(f"GlobalPointer mention_weight must be a number >= 0 (0 turns it off), got {mention_weight!r}")
     output_layer = Model(
         "global_pointer_linker",
         _output_forward,
@@ -128,6 +136,7 @@ def build_global_pointer_v2(
             "entity_prior": float(entity_prior),
             "relation_prior": float(relation_prior),
             "link_score": link_score,
+            "mention_weight": float(mention_weight),
             "mixed_precision": mixed_precision,
             "grad_scaler_config": dict(grad_scaler_config or {}),
             "n_entity_types": 1,
@@ -142,6 +151,10 @@ class GlobalPointerHead(TripleHead):
 
     name = "global_pointer"
 
+    @property
+    def learns_mentions(self) -> bool:
+        return self.layer.attrs.get("mention_weight", 0.0) > 0
+
     def inputs(self, docs: List[Doc], gold: Optional[List[GoldRows]], settings: HeadSettings):
         if gold is not None:
             return None
@@ -152,14 +165,23 @@ class GlobalPointerHead(TripleHead):
         if len(windows) == 0:
             return 0.0, outputs
         width = int(outputs.entity.shape[-1])
-        ent_t, head_t, tail_t = make_targets(windows, width, len(settings.labels), gold, settings.n_types)
+        n_types = settings.n_types
+        ent_t, head_t, tail_t = make_targets(windows, width, len(settings.labels), gold, n_types)
         ent_mask, pair_mask = make_masks(windows, width, settings.max_span_length, gold)
+        roles = outputs.entity[:, : 2 * n_types]
         total = 0.0
         grads = []
-        for s, t, m in ((outputs.entity, ent_t, ent_mask), (outputs.head, head_t, pair_mask), (outputs.tail, tail_t, pair_mask)):
+        for s, t, m in ((roles, ent_t, ent_mask), (outputs.head, head_t, pair_mask), (outputs.tail, tail_t, pair_mask)):
             loss, grad = multilabel_categorical_crossentropy(s, ops.asarray(t), ops.asarray(m))
             total += loss
             grads.append(grad)
+        if self.learns_mentions:
+            weight = self.layer.attrs["mention_weight"]
+            target, mask = make_mention_targets(windows, width, gold, n_types, settings.max_span_length)
+            loss, grad = multilabel_categorical_crossentropy(outputs.entity[:, 2 * n_types :], ops.asarray(target),
+                                                             ops.asarray(mask))
+            total += weight * loss
+            grads[0] = ops.xp.concatenate([grads[0], weight * grad], axis=1)
         return total, PairScores(windows, *grads)
 
     def scale_gradient(self, d_outputs: PairScores, factor: float) -> PairScores:
@@ -191,7 +213,7 @@ def _output_init(model: Model, X: Optional[Tuple[List[Floats2d], Any]] = None, Y
     module = GlobalPointerLinker(
         n_in, n_out, a["head_size"], a["dropout"], a["relation_rope"], n_entity_types=a["n_entity_types"],
         entity_prior=a.get("entity_prior", 0.0), relation_prior=a.get("relation_prior", 0.0),
-        link_score=a.get("link_score", "min"),
+        link_score=a.get("link_score", "min"), mention_types=a["n_entity_types"] if a.get("mention_weight", 0.0) > 0 else 0,
     )
     model.layers.clear()
     model.layers.append(wrap_torch(module, _convert_inputs, tuple_outputs, a["mixed_precision"], a["grad_scaler_config"]))

@@ -195,14 +195,17 @@ class GlobalPointerLinker(nn.Module):
         entity_prior: float = 0.0,
         relation_prior: float = 0.0,
         link_score: str = "min",
+        mention_types: int = 0,
     ):
         super().__init__()
         if link_score not in LINK_SCORES:
             raise ValueError(f"GlobalPointer link_score must be one of {list(LINK_SCORES)}, got {link_score!r}")
         self.link_score = link_score
         self.dropout = dropout
-        # heads 0..T-1: subjects of type t; heads T..2T-1: objects of type t (T = 1: untyped)
-        self.entity = EfficientGlobalPointer(width, 2 * n_entity_types, head_size, use_rope=True)
+        # heads 0..T-1: subjects of type t; heads T..2T-1: objects of type t (T = 1: untyped); then
+        # ``mention_types`` maps "a mention of type t", trained on every listed entity (never decoded)
+        self.entity = EfficientGlobalPointer(width, 2 * n_entity_types + mention_types, head_size, use_rope=True)
+        self.mention_types = mention_types
         # GPLinker leaves RoPE off the relation pointers, relying on BERT's absolute positions.
         # Encoders without positions (the CNN) then score every repeat of a word alike, so by
         # default the relation pointers see relative distance too.
@@ -252,7 +255,7 @@ class GlobalPointerLinker(nn.Module):
         # windows are chunked by the entity maps; relations are then scored over sub-chunks sized
         # by the pairs' worst case (cap x cap pairs x relations), and only where pairs exist, so a
         # head that proposes nothing costs the same whatever its label count
-        chunk = max(1, max_chunk_elements // max(2 * types * width * width, 1))
+        chunk = max(1, max_chunk_elements // max((2 * types + self.mention_types) * width * width, 1))
         inner = max(1, max_chunk_elements // max(cap * cap * self.n_relations * 4, 1))
         index_parts, logit_parts = [], []
         for start in range(0, n, chunk):
@@ -261,7 +264,7 @@ class GlobalPointerLinker(nn.Module):
             ent = self.entity(xs).float().masked_fill(~ent_mask, float("-inf"))
             caps = entity_caps(ls)
             sw, st, si, sj, sl = top_entities(ent[:, :types], cut, caps)
-            ow, ot, oi, oj, ol = top_entities(ent[:, types:], cut, caps)
+            ow, ot, oi, oj, ol = top_entities(ent[:, types : 2 * types], cut, caps)
             s_all, o_all = pair_up(sw, ow, len(xs))
             w_all = sw[s_all]  # sorted by window
             edges = torch.searchsorted(w_all, torch.arange(0, len(xs) + inner, inner, device=x.device)).tolist()
@@ -303,6 +306,7 @@ class GlobalPointerLinker(nn.Module):
             xs, ls = x[start : start + chunk], lengths[start : start + chunk]
             ent_mask, pair_mask = valid_masks(ls, width, max_span_length)
             ent, head, tail = self.scores(xs)
+            ent = ent[:, : 2 * self.n_entity_types]
             for k, (s, m) in enumerate(((ent, ent_mask), (head, pair_mask), (tail, pair_mask))):
                 index, logit = sparse_above(s, m, threshold, start)
                 out[2 * k].append(index)

@@ -66,6 +66,29 @@ def make_targets(
     return entity, head, tail
 
 
+def make_mention_targets(
+    windows: numpy.ndarray, width: int, gold: Sequence[GoldRows], n_types: int, max_span_length: int
+) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Return the float32 target (N, T, W, W) of the mention pointer and its boolean mask
+    (N, 1, W, W): ``target[w, t, start, last]`` marks a gold mention of type t (every listed
+    entity, in a relation or not: ``gold[d].mentions``) that lies inside window w.
+
+    Windows of docs without mentions (``mentions`` None or missing, or gold None) are masked out:
+    a doc that lists no entities says nothing about which spans are not ones. Valid positions are
+    those of ``make_masks``' entity mask.
+    """
+    n = len(windows)
+    target = numpy.zeros((n, n_types, width, width), dtype="f")
+    listed = [getattr(rows, "mentions", None) if rows is not None else None for rows in gold]
+    lengths = numpy.where([listed[d] is not None for d in windows[:, 0]], windows[:, 2] - windows[:, 1], 0) \
+        if n else numpy.zeros((0,), dtype="i")
+    for w, (doc, start, end) in enumerate(windows):
+        for m0, m1, m_type in listed[doc] or ():
+            if start <= m0 and m1 <= end:
+                target[w, m_type, m0 - start, m1 - 1 - start] = 1.0
+    return target, entity_mask(lengths, width, max_span_length)
+
+
 def count_unreachable(gold: Sequence[GoldRows], windows: numpy.ndarray) -> int:
     """Number of gold triples that lie in no single window (they cannot be learned or predicted)."""
     missed = 0
