@@ -5,7 +5,6 @@ import json
 import numpy
 import pytest
 import spacy
-import torch
 from spacy.tokens import Doc, DocBin, Span, SpanGroup
 from spacy.training import Example
 
@@ -17,6 +16,7 @@ from spacy_triples.heads.global_pointer.model import build_global_pointer_v2
 from spacy_triples.heads.global_pointer.util import make_mention_targets
 from spacy_triples.triples import TripleRow
 
+from .test_gp_prior import _entity_scores, _linker
 from .test_pointer import DGCNN, GP2
 
 UNIFIED = [
@@ -122,18 +122,9 @@ def _examples(nlp):
     return examples
 
 
-def _linker(nlp):
-    return nlp.get_pipe("triple_extractor").model.get_ref("output_layer").layers[0].shims[0]._model
-
-
 def _mention_scores(nlp, text):
     """The mention maps' logits (T, W, W) of ``text``."""
-    doc = nlp.make_doc(text)
-    vectors = nlp.get_pipe("triple_extractor").model.get_ref("tok2vec").predict([doc])[0]
-    linker = _linker(nlp)
-    with torch.no_grad():
-        entity = linker.scores(torch.tensor(vectors)[None])[0][0]
-    return entity[2 * linker.n_entity_types :]
+    return _entity_scores(nlp, text)[0][2 * _linker(nlp).n_entity_types :]
 
 
 @pytest.fixture(scope="module")
