@@ -286,6 +286,9 @@ def main() -> None:
                        + re.sub(r"[^A-Za-z0-9._-]+", "_", x.partition("=")[2]).strip("_") for x in args.set)
         if args.train_dev:
             tag += f"{'-' if tag else ''}train_dev"
+        # the schedule and the clock too: a fixed-step run and a budget run of the same settings
+        # are different models and must not share (and overwrite) one folder
+        tag += f"{'-' if tag else ''}b{args.budget:g}" + (f"-s{args.steps}" if args.steps else "")
         if args.seed is not None:
             tag += f"{'-' if tag else ''}seed{args.seed}"
             args.set = [*args.set, f"system.seed={args.seed}"]

@@ -12,7 +12,7 @@ $PY benchmarks/convert_datasets.py > /dev/null
 $PY benchmarks/compare_architectures.py --budget "$BUDGET" --datasets conll04 webnlg \
     --configs dgcnn pointer_dgcnn gp_transformer transformer
 # GlobalPointer link_score "min" against "mean" on the CoNLL04 model just trained (prediction only)
-$PY benchmarks/link_score.py training/bench/conll04-gp_transformer/model-best
+$PY benchmarks/link_score.py "training/bench/conll04-gp_transformer-b${BUDGET}/model-best"
 $PY benchmarks/compare_architectures.py --budget "$BUDGET" --datasets webnlg_star --configs dgcnn pointer_dgcnn
 $PY benchmarks/compare_architectures.py --budget "$ZH_BUDGET" --datasets duie2 lic2019 --configs zh_dgcnn zh_pointer_dgcnn
 $PY benchmarks/suite.py
