@@ -324,8 +324,10 @@ def main() -> None:
                 result = {"config": name, "dataset": dataset, "error": proc.stderr.strip().splitlines()[-1:]}
             else:
                 result = json.loads(lines[-1][len("RESULT "):])
-            key = (result["config"], dataset, result.get("seed"))
-            results = [r for r in results if (r["config"], r["dataset"], r.get("seed")) != key] + [result]
+            # a rerun replaces the earlier result of the same settings, seed, clock and schedule
+            def key(r):
+                return r["config"], r["dataset"], r.get("seed"), r.get("budget_s"), r.get("max_steps")
+            results = [r for r in results if key(r) != key(result)] + [result]
             this_command.append(result)
             payload = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, python {platform.python_version()}",
                        "command": "python benchmarks/compare_architectures.py " + " ".join(sys.argv[1:]), "results": results,
