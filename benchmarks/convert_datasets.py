@@ -48,12 +48,16 @@ def main() -> None:
     payload = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
                "results": results}
     Path(__file__).parent.joinpath("results", "convert.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False))
-    print("| file | records | docs | triples read | written | duplicates | skipped (reason: n) | s |")
-    print("|---|---|---|---|---|---|---|---|")
+    # entity mentions (every entity a format lists, in a triple or not: doc.spans["entities"]) are
+    # counted for the formats that list them (unified, spert); "-" for the others
+    print("| file | records | docs | triples read | written | duplicates | entities read / written | skipped (reason: n) | s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        skipped = "; ".join(f"{k.split(': ', 1)[1]}: {v}" for k, v in r.items() if k.startswith(("triples skipped", "records skipped")))
+        skipped = "; ".join(f"{k.split(': ', 1)[1]}: {v}" for k, v in r.items()
+                            if k.startswith(("triples skipped", "records skipped", "entities skipped")))
+        entities = f"{r['entities read']} / {r['entities written']}" if "entities read" in r else "-"
         print(f"| {r['file']} | {r['records read']} | {r['docs written']} | {r['triples read']} | {r['triples written']} "
-              f"| {r['duplicate triples dropped']} | {skipped or '-'} | {r['seconds']} |")
+              f"| {r['duplicate triples dropped']} | {entities} | {skipped or '-'} | {r['seconds']} |")
 
 
 if __name__ == "__main__":
