@@ -50,10 +50,11 @@ def main() -> None:
     Path(__file__).parent.joinpath("results", "convert.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False))
     # entity mentions (every entity a format lists, in a triple or not: doc.spans["entities"]) are
     # counted for the formats that list them (unified, spert); "-" for the others
-    print("| file | records | docs | triples read | written | duplicates | entities read / written | skipped (reason: n) | s |")
+    print("| file | records | docs | triples read | written | duplicates | entities read / written | skipped (kind, reason: n) | s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        skipped = "; ".join(f"{k.split(': ', 1)[1]}: {v}" for k, v in r.items()
+        # "triples skipped: reason" -> "triples, reason: n", so the kind of each skip stays visible
+        skipped = "; ".join(f"{k.split(' skipped: ', 1)[0]}, {k.split(': ', 1)[1]}: {v}" for k, v in r.items()
                             if k.startswith(("triples skipped", "records skipped", "entities skipped")))
         entities = f"{r['entities read']} / {r['entities written']}" if "entities read" in r else "-"
         print(f"| {r['file']} | {r['records read']} | {r['docs written']} | {r['triples read']} | {r['triples written']} "

@@ -1,12 +1,18 @@
-"""How a GlobalPointer triple's score is made from its four scores, on trained pipelines (issue 14).
+"""How a GlobalPointer triple's score is made, on trained pipelines (issue 14).
 
     python benchmarks/link_score.py MODEL [MODEL ...] [--dataset conll04] [--threads 2]
+    python benchmarks/link_score.py MODEL [MODEL ...] --option mention_decode --values 0 0.25 0.5
 
-``spacy_triples.GlobalPointer.v2``'s ``link_score`` only changes prediction: ``"min"`` (GPLinker)
-keeps a triple when its subject, object, head link and tail link each pass the threshold;
-``"mean"`` averages the head and tail links first. This scores each trained MODEL on the dev and
-test splits with each rule, at the pipeline's own threshold and then with one global threshold
-tuned on dev (``tune-thresholds --global``). Appends to benchmarks/results/link_score.json.
+Two settings of ``spacy_triples.GlobalPointer.v2`` only change prediction, so they are tried on
+models already trained:
+- ``link_score`` (the default option): ``"min"`` (GPLinker) keeps a triple when its subject,
+  object, head link and tail link each pass the threshold; ``"mean"`` averages the head and tail
+  links first.
+- ``mention_decode``: the share of the mention maps (trained with ``mention_weight``) in the
+  subject and object scores; 0 reads the role maps alone.
+This scores each trained MODEL on the dev and test splits with each value, at the pipeline's own
+threshold and then with one global threshold tuned on dev (``tune-thresholds --global``). Appends
+to benchmarks/results/link_score.json (``link_score``) or benchmarks/results/{option}.json.
 """
 import argparse
 import json
@@ -15,7 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-RULES = ("min", "mean")
+# option -> (its default values, how a value is read from the command line)
+OPTIONS = {"link_score": (("min", "mean"), str), "mention_decode": (("0", "0.25", "0.5"), float)}
 
 
 def linkers(nlp, component: str):
@@ -26,7 +33,7 @@ def linkers(nlp, component: str):
     found = [shim._model for node in model.walk() for shim in node.shims
              if isinstance(getattr(shim, "_model", None), GlobalPointerLinker)]
     if not found:
-        raise SystemExit(f"{component} has no GlobalPointer head: link_score applies to spacy_triples.GlobalPointer.v2 only.")
+        raise SystemExit(f"{component} has no GlobalPointer head: these options apply to spacy_triples.GlobalPointer.v2 only.")
     return found
 
 
@@ -36,7 +43,14 @@ def main() -> None:
     parser.add_argument("--dataset", default="conll04")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--component", default="triple_extractor")
+    parser.add_argument("--option", choices=sorted(OPTIONS), default="link_score")
+    parser.add_argument("--values", nargs="+", help="values of --option to score (default: link_score min mean, "
+                        "mention_decode 0 0.25 0.5)")
     args = parser.parse_args()
+    defaults, parse = OPTIONS[args.option]
+    values = [parse(v) for v in (args.values or defaults)]
+    if args.option == "mention_decode" and not all(0 <= v <= 1 for v in values):
+        raise SystemExit(f"mention_decode values must be from 0 to 1, got {values}")
     import spacy
     import torch
     from spacy.training import Corpus
@@ -59,25 +73,29 @@ def main() -> None:
             scores = nlp.evaluate(examples)
             return {k: round(100 * (scores.get(k) or 0.0), 2) for k in keys}
 
+        if args.option == "mention_decode" and not all(module.mention_types for module in modules):
+            raise SystemExit(f"{model} was trained without mention maps (mention_weight 0): mention_decode needs them.")
         run = {"model": model, "dataset": args.dataset, "threshold": saved[0]}
-        for rule in RULES:
+        for value in values:
             for module in modules:
-                module.link_score = rule
+                setattr(module, args.option, value)
             pipe.cfg["threshold"], pipe.cfg["thresholds"] = saved
             at_threshold = {"dev": score(dev_examples), "test": score(test_examples)}
             sweep = tune_thresholds(nlp, dev_examples, args.component, per_relation=False)
             tuned = {"threshold": sweep["threshold"], "dev_f_after": round(100 * sweep["f1_after"], 2),
                      "test": score(test_examples)}
-            run[rule] = {"at_threshold": at_threshold, "global_threshold_tuned_on_dev": tuned}
+            run[str(value)] = {"at_threshold": at_threshold, "global_threshold_tuned_on_dev": tuned}
         print(json.dumps(run), flush=True)
         runs.append(run)
-    summary = {rule: {
-        "dev_strict_f": round(sum(r[rule]["at_threshold"]["dev"]["triples_strict_f"] for r in runs) / len(runs), 2),
-        "test_strict_f": round(sum(r[rule]["at_threshold"]["test"]["triples_strict_f"] for r in runs) / len(runs), 2),
-        "test_strict_f_tuned_global": round(sum(r[rule]["global_threshold_tuned_on_dev"]["test"]["triples_strict_f"]
-                                                for r in runs) / len(runs), 2)} for rule in RULES}
+    summary = {str(v): {
+        "dev_strict_f": round(sum(r[str(v)]["at_threshold"]["dev"]["triples_strict_f"] for r in runs) / len(runs), 2),
+        "test_strict_f": round(sum(r[str(v)]["at_threshold"]["test"]["triples_strict_f"] for r in runs) / len(runs), 2),
+        "dev_strict_f_tuned_global": round(sum(r[str(v)]["global_threshold_tuned_on_dev"]["dev_f_after"]
+                                               for r in runs) / len(runs), 2),
+        "test_strict_f_tuned_global": round(sum(r[str(v)]["global_threshold_tuned_on_dev"]["test"]["triples_strict_f"]
+                                                for r in runs) / len(runs), 2)} for v in values}
     print(json.dumps({"mean_over_models": summary}))
-    ca.append_measurement("link_score", {"mean_over_models": summary, "runs": runs})
+    ca.append_measurement(args.option, {"mean_over_models": summary, "runs": runs})
 
 
 if __name__ == "__main__":

@@ -175,3 +175,31 @@ def test_without_mention_weight_nothing_changes():
 def test_bad_mention_weight_is_refused_with_a_clear_error(bad):
     with pytest.raises(ValueError, match="mention_weight must be a number >= 0"):
         build_global_pointer_v2(None, mention_weight=bad)
+
+
+def test_mention_decode_lets_the_mention_maps_back_the_subject_and_object_scores(trained, tmp_path):
+    nlp, examples = trained
+    linker = _linker(nlp)
+    assert linker.mention_decode == 0.0  # the default: the role maps alone
+    text = "Nobody went to Paris ."  # Paris: a Loc mention, in no triple
+    try:
+        linker.mention_decode = 0.5
+        assert nlp.evaluate(examples)["triples_strict_f"] == 1.0  # the training triples are still found
+        assert nlp(text)._.triples == []  # a mention alone links to nothing
+    finally:
+        linker.mention_decode = 0.0
+    # set in the config, it reaches the module and survives a round trip
+    fresh = spacy.blank("en")
+    fresh.add_pipe("triple_extractor", config={"model": {"@architectures": GP2, "tok2vec": DGCNN, "mention_weight": 0.5,
+                                                         "mention_decode": 0.25}})
+    fresh.initialize(lambda: _examples(fresh))
+    assert _linker(fresh).mention_decode == 0.25
+    fresh.to_disk(tmp_path / "md")
+    assert _linker(spacy.load(tmp_path / "md")).mention_decode == 0.25
+
+
+@pytest.mark.parametrize("bad,match", [(-0.1, "from 0 to 1"), (1.5, "from 0 to 1"), ("half", "from 0 to 1"),
+                                       (0.5, "set mention_weight")])
+def test_bad_mention_decode_is_refused_with_a_clear_error(bad, match):
+    with pytest.raises(ValueError, match=match):
+        build_global_pointer_v2(None, mention_decode=bad)

@@ -368,18 +368,24 @@ def _all_four_above(ent, head, tail, lengths, cut, max_len, n_types, link_score=
     return sorted(found)
 
 
-@pytest.mark.parametrize("n_types,relation_rope,seed,link_score",
-                         [(1, True, 0, "min"), (2, False, 1, "min"), (1, False, 2, "min"), (1, True, 0, "mean"), (2, False, 1, "mean")])
-def test_linking_candidate_pairs_finds_what_brute_force_finds(n_types, relation_rope, seed, link_score):
+@pytest.mark.parametrize("n_types,relation_rope,seed,link_score,mention_decode",
+                         [(1, True, 0, "min", 0.0), (2, False, 1, "min", 0.0), (1, False, 2, "min", 0.0), (1, True, 0, "mean", 0.0),
+                          (2, False, 1, "mean", 0.0), (1, True, 0, "mean", 0.5), (2, False, 3, "min", 0.3)])
+def test_linking_candidate_pairs_finds_what_brute_force_finds(n_types, relation_rope, seed, link_score, mention_decode):
+    from spacy_triples.heads.global_pointer.pytorch import role_scores
+
     torch.manual_seed(seed)
+    mention_types = n_types if mention_decode else 0
     module = GlobalPointerLinker(16, 7, head_size=8, dropout=0.0, relation_rope=relation_rope, n_entity_types=n_types,
-                                 link_score=link_score).eval()
+                                 link_score=link_score, mention_types=mention_types, mention_decode=mention_decode).eval()
     with torch.no_grad():
         module.entity.qk.weight.mul_(3.0)
         module.entity.bias.bias.sub_(3.0)
         x = torch.randn(5, 30, 16)
         lengths = torch.tensor([30, 9, 27, 3, 1])
-        ent, head, tail = (s.numpy() for s in module.scores(x))
+        ent, head, tail = module.scores(x)
+        # with mention_decode, the subject and object scores are mixed with the mention maps first
+        ent, head, tail = role_scores(ent, n_types, mention_types, mention_decode).numpy(), head.numpy(), tail.numpy()
     total = capped = 0
     for threshold, max_len in ((0.5, 4), (0.6, 8), (0.8, 2), (0.3, 30)):
         cut = logit(threshold)
@@ -409,6 +415,19 @@ def test_untrained_linking_stays_bounded_and_independent_of_the_label_count():
         assert per_window.tolist() == [60, 30, 5]
         assert (index[:, 2] - index[:, 1] < 8).all() and (index[:, 6] - index[:, 5] < 8).all()
         assert (index[:, [1, 2, 5, 6]] < lengths[index[:, 0]][:, None]).all()
+
+
+def test_role_scores_mix_the_mention_maps_into_subjects_and_objects():
+    from spacy_triples.heads.global_pointer.pytorch import role_scores
+
+    # two entity types: subject maps 1, 2; object maps 3, 4; mention maps 10, 20 (one value each)
+    entity = torch.tensor([1.0, 2.0, 3.0, 4.0, 10.0, 20.0])[None, :, None, None].expand(1, 6, 2, 2)
+    assert role_scores(entity, 2, 2, 0.0)[0, :, 0, 0].tolist() == [1.0, 2.0, 3.0, 4.0]  # off: the role maps
+    assert role_scores(entity, 2, 2, 0.5)[0, :, 1, 1].tolist() == [5.5, 11.0, 6.5, 12.0]  # each with its type's mention
+    assert role_scores(entity, 2, 2, 1.0)[0, :, 0, 1].tolist() == [10.0, 20.0, 10.0, 20.0]
+    assert role_scores(entity[:, :4], 2, 0, 0.0).shape == (1, 4, 2, 2)  # no mention maps, nothing to mix
+    with pytest.raises(ValueError, match="mention_decode needs the mention maps"):
+        role_scores(entity[:, :4], 2, 0, 0.5)
 
 
 def test_link_scores_min_needs_every_part_mean_lets_one_link_carry_the_other():

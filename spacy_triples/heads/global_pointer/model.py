@@ -93,6 +93,7 @@ def build_global_pointer_v2(
     grad_scaler_config: Optional[dict] = None,
     link_score: str = "min",
     mention_weight: float = 0.0,
+    mention_decode: float = 0.0,
 ) -> Model:
     """Registered as ``spacy_triples.GlobalPointer.v2``: v1 with a prior on its pointers.
 
@@ -111,6 +112,13 @@ def build_global_pointer_v2(
         which the CoNLL04/ADE/SciERC converters fill), its loss times this weight added to the
         head's. Training only: decoding reads the subject and object maps as before. Docs without
         listed entities add nothing to it. 0.0 (the default) builds the head without it.
+    mention_decode: at prediction, the mention maps' share a (0 to 1) in the subject and object
+        scores: the logit of "subject of type t" read as (1 - a) x its own + a x "a mention of
+        type t" (the same for objects), so the map trained on every listed entity backs the role
+        maps, which see only entities in a triple. Needs mention_weight above 0. Prediction only:
+        training is the same, and it can be tried on a trained pipeline
+        (``benchmarks/link_score.py --option mention_decode``). 0.0 (the default) reads the role
+        maps alone.
     Other arguments as in v1.
     """
     # validates the window settings now rather than at the first batch
@@ -122,6 +130,11 @@ def build_global_pointer_v2(
         raise ValueError(f"GlobalPointer link_score must be one of {list(LINK_SCORES)}, got {link_score!r}")
     if not (isinstance(mention_weight, (int, float)) and math.isfinite(mention_weight) and mention_weight >= 0):
         raise ValueError(f"GlobalPointer mention_weight must be a number >= 0 (0 turns it off), got {mention_weight!r}")
+    if not (isinstance(mention_decode, (int, float)) and 0 <= mention_decode <= 1):
+        raise ValueError(f"GlobalPointer mention_decode must be a number from 0 to 1 (0 turns it off), got {mention_decode!r}")
+    if mention_decode > 0 and mention_weight == 0:
+        raise ValueError("GlobalPointer mention_decode above 0 reads the mention maps, which only mention_weight above 0 "
+                         "trains: set mention_weight (e.g. 0.5) or mention_decode = 0.")
     output_layer = Model(
         "global_pointer_linker",
         _output_forward,
@@ -137,6 +150,7 @@ def build_global_pointer_v2(
             "relation_prior": float(relation_prior),
             "link_score": link_score,
             "mention_weight": float(mention_weight),
+            "mention_decode": float(mention_decode),
             "mixed_precision": mixed_precision,
             "grad_scaler_config": dict(grad_scaler_config or {}),
             "n_entity_types": 1,
@@ -214,6 +228,7 @@ def _output_init(model: Model, X: Optional[Tuple[List[Floats2d], Any]] = None, Y
         n_in, n_out, a["head_size"], a["dropout"], a["relation_rope"], n_entity_types=a["n_entity_types"],
         entity_prior=a.get("entity_prior", 0.0), relation_prior=a.get("relation_prior", 0.0),
         link_score=a.get("link_score", "min"), mention_types=a["n_entity_types"] if a.get("mention_weight", 0.0) > 0 else 0,
+        mention_decode=a.get("mention_decode", 0.0),
     )
     model.layers.clear()
     model.layers.append(wrap_torch(module, _convert_inputs, tuple_outputs, a["mixed_precision"], a["grad_scaler_config"]))

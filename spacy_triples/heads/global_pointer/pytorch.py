@@ -175,6 +175,22 @@ def link_scores(head: torch.Tensor, tail: torch.Tensor, entities: torch.Tensor, 
     return torch.minimum(linked, entities)
 
 
+def role_scores(entity: torch.Tensor, n_types: int, mention_types: int, mention_decode: float = 0.0) -> torch.Tensor:
+    """The subject and object maps (N, 2T, W, W) that decoding reads from the entity pointer's
+    output (N, 2T (+ T), W, W). With ``mention_decode`` = a > 0 (and mention maps), the logit of
+    "subject (object) of type t" becomes (1 - a) x its own logit + a x the logit of "a mention of
+    type t", so the map trained on every listed entity backs the role maps, which see only the
+    entities in a triple. a = 0 returns the role maps unchanged.
+    """
+    roles = entity[:, : 2 * n_types]
+    if mention_decode <= 0:
+        return roles
+    if mention_types != n_types:
+        raise ValueError("GlobalPointer mention_decode needs the mention maps: set mention_weight above 0 and train.")
+    mentions = entity[:, 2 * n_types : 3 * n_types].repeat(1, 2, 1, 1)
+    return (1.0 - mention_decode) * roles + mention_decode * mentions
+
+
 class GlobalPointerLinker(nn.Module):
     """GPLinker: entity pointer (subject, object) + per-relation head and tail pointers.
 
@@ -196,14 +212,20 @@ class GlobalPointerLinker(nn.Module):
         relation_prior: float = 0.0,
         link_score: str = "min",
         mention_types: int = 0,
+        mention_decode: float = 0.0,
     ):
         super().__init__()
         if link_score not in LINK_SCORES:
             raise ValueError(f"GlobalPointer link_score must be one of {list(LINK_SCORES)}, got {link_score!r}")
+        if mention_decode > 0 and mention_types != n_entity_types:
+            raise ValueError("GlobalPointer mention_decode above 0 reads the mention maps: set mention_weight above 0 too.")
         self.link_score = link_score
+        # prediction only: the mention maps' share in the subject and object scores (role_scores)
+        self.mention_decode = mention_decode
         self.dropout = dropout
         # heads 0..T-1: subjects of type t; heads T..2T-1: objects of type t (T = 1: untyped); then
-        # ``mention_types`` maps "a mention of type t", trained on every listed entity (never decoded)
+        # ``mention_types`` maps "a mention of type t", trained on every listed entity (decoded only
+        # with ``mention_decode`` above 0: role_scores)
         self.entity = EfficientGlobalPointer(width, 2 * n_entity_types + mention_types, head_size, use_rope=True)
         self.mention_types = mention_types
         # GPLinker leaves RoPE off the relation pointers, relying on BERT's absolute positions.
@@ -261,7 +283,8 @@ class GlobalPointerLinker(nn.Module):
         for start in range(0, n, chunk):
             xs, ls = x[start : start + chunk], lengths[start : start + chunk]
             ent_mask, _ = valid_masks(ls, width, max_span_length)
-            ent = self.entity(xs).float().masked_fill(~ent_mask, float("-inf"))
+            ent = role_scores(self.entity(xs).float(), types, self.mention_types, self.mention_decode)
+            ent = ent.masked_fill(~ent_mask, float("-inf"))
             caps = entity_caps(ls)
             sw, st, si, sj, sl = top_entities(ent[:, :types], cut, caps)
             ow, ot, oi, oj, ol = top_entities(ent[:, types : 2 * types], cut, caps)
@@ -306,7 +329,7 @@ class GlobalPointerLinker(nn.Module):
             xs, ls = x[start : start + chunk], lengths[start : start + chunk]
             ent_mask, pair_mask = valid_masks(ls, width, max_span_length)
             ent, head, tail = self.scores(xs)
-            ent = ent[:, : 2 * self.n_entity_types]
+            ent = role_scores(ent, self.n_entity_types, self.mention_types, self.mention_decode)
             for k, (s, m) in enumerate(((ent, ent_mask), (head, pair_mask), (tail, pair_mask))):
                 index, logit = sparse_above(s, m, threshold, start)
                 out[2 * k].append(index)
