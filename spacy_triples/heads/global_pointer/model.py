@@ -110,7 +110,7 @@ def build_global_pointer_v2(
     mention_weight: above 0, the entity pointer gets one more map per entity type, "a mention of
         type t", trained on every gold entity a doc lists (relation or not: ``doc.spans["entities"]``,
         which the CoNLL04/ADE/SciERC converters fill), its loss times this weight added to the
-        head's. Training only: decoding reads the subject and object maps as before. Docs without
+        head's. Decoding reads the subject and object maps alone unless mention_decode is above 0. Docs without
         listed entities add nothing to it. 0.0 (the default) builds the head without it.
     mention_decode: at prediction, the mention maps' share a (0 to 1) in the subject and object
         scores: the logit of "subject of type t" read as (1 - a) x its own + a x "a mention of
