@@ -60,6 +60,9 @@ def build_tiny_bert(folder):
         vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
         num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
     )
+    import torch
+
+    torch.manual_seed(0)  # the same weights every time: a test's result must not depend on the draw
     transformers.BertModel(config).save_pretrained(folder)
     transformers.BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(folder)
     return str(folder)
