@@ -110,6 +110,9 @@ def test_chinese_bert_transformer_path(zh_corpus, tmp_path):
     vocab_size = sum(1 for _ in open(folder / "vocab.txt", encoding="utf8"))
     config = transformers.BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                      intermediate_size=64, max_position_embeddings=128)
+    import torch
+
+    torch.manual_seed(0)  # the same random BERT every run
     transformers.BertModel(config).save_pretrained(folder)
     transformers.BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=False).save_pretrained(folder)
     cfg = Config().from_disk(ROOT / "configs" / "gp_transformer.cfg")
