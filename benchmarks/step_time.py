@@ -39,6 +39,7 @@ def main() -> None:
     from spacy.util import resolve_dot_names
 
     import compare_architectures as ca
+    from spacy_triples.freeze import pytorch_modules
 
     torch.set_num_threads(args.threads)
     train, dev, _ = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])
@@ -90,8 +91,7 @@ def main() -> None:
         "per_step_s": {k.replace("_s", ""): round(v / n, 4) for k, v in timings.items()},
         "finish_update_per_component_s": {k: round(v / n, 4) for k, v in per_component.items()},
         "finish_update_share": round(timings["finish_update_s"] / sum(timings.values()), 3),
-        "trainable_parameters": sum(int(p.numel()) for proc in trainable for node in proc.model.walk()
-                                    for shim in node.shims for p in getattr(shim, "_model", torch.nn.Module()).parameters()
+        "trainable_parameters": sum(int(p.numel()) for module in pytorch_modules(nlp) for p in module.parameters()
                                     if p.requires_grad),
         "memory_mib": ca.memory_mib(),
         "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),

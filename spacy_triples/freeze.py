@@ -15,6 +15,9 @@ The frozen weights are saved and loaded as usual; only training is affected.
 from typing import Callable, List, Sequence
 
 from spacy.language import Language
+from spacy.util import logger
+
+from .averages import torch_shims
 
 
 def _checked(patterns) -> List[str]:
@@ -26,19 +29,8 @@ def _checked(patterns) -> List[str]:
 
 
 def pytorch_modules(nlp: Language) -> list:
-    """The ``torch.nn.Module`` of every PyTorch shim in ``nlp``'s components, each once."""
-    found, seen = [], set()
-    for _, component in nlp.components:
-        model = getattr(component, "model", None)
-        if model is None or not hasattr(model, "walk"):
-            continue
-        for node in model.walk():
-            for shim in node.shims:
-                module = getattr(shim, "_model", None)
-                if module is not None and hasattr(module, "named_parameters") and id(module) not in seen:
-                    seen.add(id(module))
-                    found.append(module)
-    return found
+    """The ``torch.nn.Module`` of every PyTorch shim in ``nlp``'s pipeline (``torch_shims``)."""
+    return [shim._model for shim in torch_shims(nlp) if shim._model is not None]
 
 
 def freeze(nlp: Language, patterns: Sequence[str]) -> List[str]:
@@ -73,7 +65,8 @@ def make_freeze_parameters(patterns: List[str]) -> Callable[[Language], Language
     patterns = _checked(patterns)
 
     def after_init(nlp: Language) -> Language:
-        freeze(nlp, patterns)
+        frozen = freeze(nlp, patterns)
+        logger.info("spacy_triples.freeze_parameters.v1: froze %d parameter tensors (%s)", len(frozen), ", ".join(frozen))
         return nlp
 
     return after_init
