@@ -38,6 +38,22 @@ SCHEMAS = {"duie2": "duie2/duie_schema.json", "lic2019": "lic2019_duie1/all_50_s
 DATA = ROOT.parent / "shared" / "data"
 
 
+def parse_settings(settings) -> dict:
+    """``KEY=VALUE`` strings (the benchmarks' ``--set``) as config overrides: VALUE is read as JSON
+    (``0.0002``, ``true``, ``null``, ``["a"]``) and kept as a string where it is not JSON, as spaCy's
+    own command-line overrides do."""
+    overrides = {}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set takes KEY=VALUE (e.g. training.batcher.size=8), got {setting!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
 def append_measurement(name: str, entry: dict, machine: str = None) -> None:
     """Append ``entry`` (with machine, the command line and the date) to the ``measurements`` of
     ``benchmarks/results/{name}.json``, keeping the earlier ones."""
@@ -85,10 +101,7 @@ def probe_config(config: str, dataset: str, settings, threads: int):
 
     torch.set_num_threads(threads)
     train, dev, _ = (str(CORPUS / f"{name}.spacy") for name in DATASETS[dataset])
-    overrides = {"paths.train": train, "paths.dev": dev}
-    for setting in settings:
-        key, value = setting.split("=", 1)
-        overrides[key] = json.loads(value)
+    overrides = {"paths.train": train, "paths.dev": dev, **parse_settings(settings)}
     return util.load_config(ROOT / "configs" / f"{config}.cfg", overrides=overrides, interpolate=False), train, dev
 
 
@@ -142,9 +155,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
         overrides.update({"training.max_steps": int(steps)})
     if gpu_id >= 0:
         overrides["system.gpu_allocator"] = "pytorch"
-    for setting in settings:
-        key, value = setting.split("=", 1)
-        overrides[key] = json.loads(value)
+    overrides.update(parse_settings(settings))
     if train_dev:  # no evaluation on a split the model trains on
         overrides["training.eval_frequency"] = 10 ** 9
     path = ROOT / "configs" / f"{config}.cfg"

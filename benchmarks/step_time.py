@@ -43,10 +43,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     train, dev, _ = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])
-    overrides = {"paths.train": train, "paths.dev": dev, "training.max_epochs": 0}
-    for setting in args.set:
-        key, value = setting.split("=", 1)
-        overrides[key] = json.loads(value)
+    overrides = {"paths.train": train, "paths.dev": dev, "training.max_epochs": 0, **ca.parse_settings(args.set)}
     cfg = util.load_config(ROOT / "configs" / f"{args.config}.cfg", overrides=overrides, interpolate=False)
     nlp = init_nlp(cfg)
     config = nlp.config.interpolate()
