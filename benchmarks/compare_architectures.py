@@ -287,6 +287,10 @@ def main() -> None:
     parser.add_argument("--train-dev", action="store_true",
                         help="train on train + dev (as published numbers do), no dev evaluation; test the last model")
     args = parser.parse_args()
+    try:  # a malformed --set fails here, once, not in every child run
+        parse_settings(args.set)
+    except ValueError as err:
+        parser.error(str(err))
     work = Path(args.work)
     vectors = work / "vectors"
     if args.one:
