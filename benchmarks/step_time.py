@@ -41,10 +41,8 @@ def main() -> None:
     import compare_architectures as ca
     from spacy_triples.freeze import pytorch_modules
 
-    torch.set_num_threads(args.threads)
-    train, dev, _ = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])
-    overrides = {"paths.train": train, "paths.dev": dev, "training.max_epochs": 0, **ca.parse_settings(args.set)}
-    cfg = util.load_config(ROOT / "configs" / f"{args.config}.cfg", overrides=overrides, interpolate=False)
+    # one pass over the corpus is not the limit (--set can still change that)
+    cfg, _, _ = ca.probe_config(args.config, args.dataset, ["training.max_epochs=0", *args.set], args.threads)
     nlp = init_nlp(cfg)
     config = nlp.config.interpolate()
     util.fix_random_seed(config["training"]["seed"])
