@@ -8,6 +8,7 @@ from .memory import make_malloc_trim
 from .augment import create_entity_swap_augmenter
 from .averages import make_torch_averages
 from .freeze import make_freeze_parameters
+from .layerwise import make_layerwise_adam
 from .precision import make_cpu_autocast
 from .normalize import create_normalizing_tokenizer
 from .scorer import make_triple_scorer
@@ -24,4 +25,5 @@ registry.callbacks.register("spacy_triples.malloc_trim.v1", func=make_malloc_tri
 registry.callbacks.register("spacy_triples.cpu_autocast.v1", func=make_cpu_autocast)
 registry.callbacks.register("spacy_triples.torch_averages.v1", func=make_torch_averages)
 registry.callbacks.register("spacy_triples.freeze_parameters.v1", func=make_freeze_parameters)
+registry.optimizers.register("spacy_triples.LayerwiseAdam.v1", func=make_layerwise_adam)
 registry.augmenters.register("spacy_triples.entity_swap.v1", func=create_entity_swap_augmenter)

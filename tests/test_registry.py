@@ -20,6 +20,7 @@ REGISTRIES = {
     "spacy_tokenizers": "tokenizers",
     "spacy_callbacks": "callbacks",
     "spacy_augmenters": "augmenters",
+    "thinc_optimizers": "optimizers",
 }
 
 
@@ -68,7 +69,7 @@ def test_every_registered_name_has_an_entry_point():
     import spacy_triples  # noqa: F401  (registers every name by decorator)
 
     declared = {name for _, name, _ in _entry_points()}
-    for reg_name in ("architectures", "scorers", "misc", "tokenizers"):
+    for reg_name in ("architectures", "scorers", "misc", "tokenizers", "callbacks", "augmenters", "optimizers"):
         for name in getattr(registry, reg_name).get_all():
             if name.startswith("spacy_triples."):
                 assert name in declared, f"{name} has no entry point in pyproject.toml"
