@@ -27,3 +27,12 @@ def trained_model_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("trained") / "model"
     nlp.to_disk(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory):
+    """A tiny random BERT saved to a temporary folder (tests/util.py: build_tiny_bert)."""
+    pytest.importorskip("spacy_transformers")
+    from .util import build_tiny_bert
+
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))

@@ -1,7 +1,6 @@
 """spacy_triples.torch_averages.v1: the optimizer's weight averages reach PyTorch weights."""
 import copy
 import pickle
-import warnings
 
 import numpy
 import pytest
@@ -11,7 +10,7 @@ from thinc.api import Config, Optimizer, PyTorchWrapper_v2
 
 from spacy_triples.averages import average_shim, make_torch_averages, torch_shims
 
-from .util import build_tiny_bert, make_examples, tiny_gp_config
+from .util import init_tiny_gp, make_examples, tiny_gp_config
 
 
 def _trained_linear(steps=5):
@@ -92,12 +91,6 @@ def test_covers_the_global_pointer_head_too():
     assert all(type(s).__name__ == "TorchAveragesPyTorchShim" for s in shims)
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    pytest.importorskip("spacy_transformers")
-    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
-
-
 def _config(name: str, use_averages: bool) -> Config:
     config = tiny_gp_config(name)
     config["training"]["optimizer"]["use_averages"] = use_averages
@@ -106,18 +99,8 @@ def _config(name: str, use_averages: bool) -> Config:
 
 
 def test_pipeline_evaluates_with_averaged_transformer_weights(tiny_bert, tmp_path):
-    from spacy.training.initialize import init_nlp
-
     config = _config(tiny_bert, True)
-    config["corpora"]["train"]["path"] = config["corpora"]["dev"]["path"] = str(tmp_path / "train.spacy")
-    from spacy.tokens import DocBin
-
-    nlp0 = spacy.blank("en")
-    nlp0.add_pipe("triple_extractor")
-    DocBin(docs=[eg.reference for eg in make_examples(nlp0)], store_user_data=True).to_disk(tmp_path / "train.spacy")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        nlp = init_nlp(config)
+    nlp = init_tiny_gp(config, tmp_path)
     shims = torch_shims(nlp)
     assert len(shims) == 2 and all(type(s).__name__.startswith("TorchAverages") for s in shims)
     optimizer = spacy.util.registry.resolve({"o": {**config["training"]["optimizer"], "learn_rate": 0.001}})["o"]

@@ -1,34 +1,17 @@
 """spacy_triples.freeze_parameters.v1: chosen PyTorch weights stay fixed while the rest trains."""
-import warnings
-
 import pytest
 import spacy
 import torch
-from spacy.tokens import DocBin
 
 from spacy_triples.freeze import freeze, make_freeze_parameters, pytorch_modules
 
-from .util import build_tiny_bert, make_examples, tiny_gp_config
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    pytest.importorskip("spacy_transformers")
-    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+from .util import init_tiny_gp, make_examples, tiny_gp_config
 
 
 def _init(tiny_bert, tmp_path, after_init):
-    from spacy.training.initialize import init_nlp
-
     config = tiny_gp_config(tiny_bert)
-    config["corpora"]["train"]["path"] = config["corpora"]["dev"]["path"] = str(tmp_path / "train.spacy")
     config["initialize"]["after_init"] = after_init
-    blank = spacy.blank("en")
-    blank.add_pipe("triple_extractor")
-    DocBin(docs=[eg.reference for eg in make_examples(blank)], store_user_data=True).to_disk(tmp_path / "train.spacy")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return init_nlp(config)
+    return init_tiny_gp(config, tmp_path)
 
 
 def test_frozen_word_embeddings_stay_fixed_while_the_rest_trains(tiny_bert, tmp_path):

@@ -1,17 +1,13 @@
 """spacy_triples.LayerwiseAdam.v1: each encoder layer learns at its own rate."""
-import warnings
-
 import numpy
 import pytest
-import spacy
 import torch
-from spacy.tokens import DocBin
 from spacy.util import registry
 
 from spacy_triples.freeze import pytorch_modules
 from spacy_triples.layerwise import LayerwiseOptimizer, layer_scale, make_layerwise_adam
 
-from .util import build_tiny_bert, make_examples, tiny_gp_config
+from .util import init_tiny_gp, make_examples, tiny_gp_config
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -71,27 +67,13 @@ def test_plain_arrays_get_the_scaled_adam_step():
         assert numpy.allclose(weights, -step * numpy.sign(gradient), rtol=1e-4), name
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    pytest.importorskip("spacy_transformers")
-    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
-
-
 def test_each_layer_of_a_pipeline_moves_at_its_rate(tiny_bert, tmp_path):
     """Updates of the tiny-BERT GlobalPointer pipeline: no weight moves further than the rate times
     its layer's scale (the head's: head_learn_rate_scale), and on the first Adam step the largest
     move in each layer is exactly that."""
-    from spacy.training.initialize import init_nlp
-
     config = tiny_gp_config(tiny_bert)
-    config["corpora"]["train"]["path"] = config["corpora"]["dev"]["path"] = str(tmp_path / "train.spacy")
-    config["initialize"]["after_init"] = None
-    blank = spacy.blank("en")
-    blank.add_pipe("triple_extractor")
-    DocBin(docs=[eg.reference for eg in make_examples(blank)], store_user_data=True).to_disk(tmp_path / "train.spacy")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        nlp = init_nlp(config)
+    config["initialize"]["after_init"] = None  # MiniLM's config freezes the word embeddings
+    nlp = init_tiny_gp(config, tmp_path)
     head_scale = nlp.get_pipe("triple_extractor").cfg["head_learn_rate_scale"]
     assert head_scale == 10.0
     lr = 0.001
@@ -127,12 +109,8 @@ def test_each_layer_of_a_pipeline_moves_at_its_rate(tiny_bert, tmp_path):
 
 
 def test_a_config_that_names_too_few_layers_fails_on_the_first_encoder_update(tiny_bert, tmp_path):
-    config = tiny_gp_config(tiny_bert)
-    nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+    nlp = init_tiny_gp(tiny_gp_config(tiny_bert), tmp_path)
     examples = make_examples(nlp)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        nlp.initialize(lambda: examples)
     optimizer = make_layerwise_adam(0.001, layer_decay=0.8, num_layers=1)
     nlp.update(examples, sgd=optimizer)  # the head only (its projections start at zero)
     with pytest.raises(ValueError, match="is in layer 1, but num_layers is 1"):

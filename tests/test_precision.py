@@ -14,7 +14,7 @@ from thinc.api import Config, PyTorchWrapper_v2
 
 from spacy_triples.precision import autocast_shim, make_cpu_autocast
 
-from .util import TRAIN_DATA, build_tiny_bert, make_examples, tiny_gp_config, train
+from .util import TRAIN_DATA, make_examples, tiny_gp_config, train
 
 
 def _linear_model(seed=0, hook=True):
@@ -84,12 +84,6 @@ def test_pipeline_without_transformer_warns_and_is_unchanged():
         make_cpu_autocast()(nlp)
     with pytest.raises(ValueError, match="no component named"):
         make_cpu_autocast(components=["transformer"])(nlp)
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    pytest.importorskip("spacy_transformers")
-    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
 def _config(name: str, enabled: bool) -> Config:

@@ -3,15 +3,10 @@ import pytest
 import spacy
 from thinc.api import Config
 
-from .util import TRAIN_DATA, build_tiny_bert, make_examples, train
+from .util import TRAIN_DATA, make_examples, train
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("spacy_transformers")
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
 def _config(name: str, path: str = "configs/transformer.cfg") -> Config:

@@ -77,3 +77,21 @@ def tiny_gp_config(name: str):
     config["components"]["transformer"]["model"]["get_spans"]["window"] = 16
     config["components"]["transformer"]["model"]["get_spans"]["stride"] = 12
     return config
+
+
+def init_tiny_gp(config, folder):
+    """``spacy train``'s initialisation (``init_nlp``, callbacks included) of ``config`` (e.g.
+    ``tiny_gp_config``), with both corpora pointed at TRAIN_DATA written to ``folder``."""
+    import warnings
+
+    from spacy.tokens import DocBin
+    from spacy.training.initialize import init_nlp
+
+    path = str(folder / "train.spacy")
+    config["corpora"]["train"]["path"] = config["corpora"]["dev"]["path"] = path
+    blank = spacy.blank("en")
+    blank.add_pipe("triple_extractor")
+    DocBin(docs=[eg.reference for eg in make_examples(blank)], store_user_data=True).to_disk(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return init_nlp(config)
