@@ -125,7 +125,9 @@ def make_layerwise_adam(
     embeddings_pattern: str = EMBEDDINGS_PATTERN,
 ) -> LayerwiseOptimizer:
     """Registered as ``spacy_triples.LayerwiseAdam.v1``: Adam.v1's settings plus ``layer_decay``
-    and ``num_layers`` (module docstring)."""
+    and ``num_layers`` (module docstring). ``use_averages`` defaults to false here (Adam.v1: true),
+    as in the project's configs: averages reach PyTorch weights only with
+    ``spacy_triples.torch_averages.v1``."""
     return LayerwiseOptimizer(
         learn_rate,
         layer_decay=layer_decay,
