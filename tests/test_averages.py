@@ -92,7 +92,7 @@ def test_covers_the_global_pointer_head_too():
 
 
 def _config(name: str, use_averages: bool) -> Config:
-    config = tiny_gp_config(name)
+    config = tiny_gp_config(name, all_layers=True)
     config["training"]["optimizer"]["use_averages"] = use_averages
     config["initialize"]["after_init"] = {"@callbacks": "spacy_triples.torch_averages.v1"}
     return config

@@ -71,7 +71,7 @@ def test_each_layer_of_a_pipeline_moves_at_its_rate(tiny_bert, tmp_path):
     """Updates of the tiny-BERT GlobalPointer pipeline: no weight moves further than the rate times
     its layer's scale (the head's: head_learn_rate_scale), and on the first Adam step the largest
     move in each layer is exactly that."""
-    config = tiny_gp_config(tiny_bert)
+    config = tiny_gp_config(tiny_bert, all_layers=True)  # both layers, to see two rates
     config["initialize"]["after_init"] = None  # MiniLM's config freezes the word embeddings
     nlp = init_tiny_gp(config, tmp_path)
     head_scale = nlp.get_pipe("triple_extractor").cfg["head_learn_rate_scale"]
@@ -109,7 +109,7 @@ def test_each_layer_of_a_pipeline_moves_at_its_rate(tiny_bert, tmp_path):
 
 
 def test_a_config_that_names_too_few_layers_fails_on_the_first_encoder_update(tiny_bert, tmp_path):
-    nlp = init_tiny_gp(tiny_gp_config(tiny_bert), tmp_path)
+    nlp = init_tiny_gp(tiny_gp_config(tiny_bert, all_layers=True), tmp_path)
     examples = make_examples(nlp)
     optimizer = make_layerwise_adam(0.001, layer_decay=0.8, num_layers=1)
     nlp.update(examples, sgd=optimizer)  # the head only (its projections start at zero)

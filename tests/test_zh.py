@@ -11,7 +11,7 @@ from thinc.api import Config
 from spacy_triples.cli import convert
 from spacy_triples.convert.base import normalise_text, normalised_occurrences
 
-from .util import train
+from .util import keep_one_layer, train
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parent.parent
@@ -120,6 +120,7 @@ def test_chinese_bert_transformer_path(zh_corpus, tmp_path):
     cfg["nlp"]["tokenizer"] = {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "char"}
     cfg["initialize"]["tokenizer"] = {"pkuseg_model": None, "pkuseg_user_dict": "default"}
     cfg["components"]["transformer"]["model"]["name"] = str(folder)
+    keep_one_layer(cfg)
     cfg["components"]["triple_extractor"]["max_span_length"] = 48
     nlp = spacy.util.load_model_from_config(cfg, auto_fill=True, validate=True)
     examples = _examples(nlp, zh_corpus)

@@ -68,14 +68,29 @@ def build_tiny_bert(folder):
     return str(folder)
 
 
-def tiny_gp_config(name: str):
-    """``configs/gp_transformer.cfg`` with the tiny BERT in folder ``name`` and windows that fit it."""
+def tiny_gp_config(name: str, all_layers: bool = False):
+    """``configs/gp_transformer.cfg`` with the tiny BERT in folder ``name`` and windows that fit it.
+    Its ``num_hidden_layers`` keeps one of the tiny BERT's two layers (``keep_one_layer``), or both
+    with ``all_layers``."""
     from thinc.api import Config
 
     config = Config().from_disk("configs/gp_transformer.cfg")
     config["components"]["transformer"]["model"]["name"] = name
     config["components"]["transformer"]["model"]["get_spans"]["window"] = 16
     config["components"]["transformer"]["model"]["get_spans"]["stride"] = 12
+    if all_layers:
+        del config["components"]["transformer"]["model"]["transformer_config"]["num_hidden_layers"]
+        return config
+    return keep_one_layer(config)
+
+
+def keep_one_layer(config):
+    """A config that keeps the lower layers of its encoder (``num_hidden_layers`` in
+    ``transformer_config``, as ``configs/gp_transformer.cfg`` keeps 5 of MiniLM's 6) keeps one of the
+    tiny BERT's two: a number above the checkpoint's own would add random layers."""
+    settings = config["components"]["transformer"]["model"].get("transformer_config") or {}
+    if "num_hidden_layers" in settings:
+        settings["num_hidden_layers"] = 1
     return config
 
 
