@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 # option -> (its default values, how a value is read from the command line)
-OPTIONS = {"link_score": (("min", "mean"), str), "mention_decode": (("0", "0.25", "0.5"), float)}
+OPTIONS = {"link_score": (("min", "mean", "max"), str), "mention_decode": (("0", "0.25", "0.5"), float)}
 
 
 def linkers(nlp, component: str):

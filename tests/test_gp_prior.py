@@ -91,5 +91,5 @@ def test_link_score_reaches_the_module_and_survives_a_round_trip(tmp_path):
 
 
 def test_bad_link_score_is_refused_with_a_clear_error():
-    with pytest.raises(ValueError, match=r"link_score must be one of \['min', 'mean'\]"):
+    with pytest.raises(ValueError, match=r"link_score must be one of \['min', 'mean', 'max'\]"):
         build_global_pointer_v2(None, link_score="average")

@@ -346,7 +346,8 @@ def test_rows_from_links_offsets_thresholds_and_merge():
 def _all_four_above(ent, head, tail, lengths, cut, max_len, n_types, link_score="min"):
     """Brute force: per window, the best max(8, ceil(L/3)) subjects and objects (span, type) above
     ``cut``; every pair of them and relation whose four scores all exceed it (with ``"mean"``: both
-    entity scores and the mean of head and tail); the best L of those.
+    entity scores and the mean of head and tail; with ``"max"``: both entity scores and the larger
+    of head and tail); the best L of those.
     Rows (window, s0, s1, s_type, r, o0, o1, o_type, logit)."""
     found = []
     for w, n in enumerate(lengths.tolist()):
@@ -361,7 +362,8 @@ def _all_four_above(ent, head, tail, lengths, cut, max_len, n_types, link_score=
             for b, (o_score, t_o, k, l) in enumerate(roles[1]):
                 for r in range(head.shape[1]):
                     h, t = head[w, r, i, k], tail[w, r, j, l]
-                    low = min(s_score, o_score, *((h, t) if link_score == "min" else ((h + t) / 2,)))
+                    linked = {"min": min(h, t), "mean": (h + t) / 2, "max": max(h, t)}[link_score]
+                    low = min(s_score, o_score, linked)
                     if low > cut:  # ties go to the better subject, then object, then lower relation
                         triples.append((-float(low), a, b, r, (w, i, j, t_s, r, k, l, t_o)))
         found += [t[-1] + (-t[0],) for t in sorted(triples)[:n]]
@@ -370,7 +372,8 @@ def _all_four_above(ent, head, tail, lengths, cut, max_len, n_types, link_score=
 
 @pytest.mark.parametrize("n_types,relation_rope,seed,link_score,mention_decode",
                          [(1, True, 0, "min", 0.0), (2, False, 1, "min", 0.0), (1, False, 2, "min", 0.0), (1, True, 0, "mean", 0.0),
-                          (2, False, 1, "mean", 0.0), (1, True, 0, "mean", 0.5), (2, False, 3, "min", 0.3)])
+                          (2, False, 1, "mean", 0.0), (1, True, 0, "mean", 0.5), (2, False, 3, "min", 0.3),
+                          (1, True, 0, "max", 0.0), (2, False, 1, "max", 0.5)])
 def test_linking_candidate_pairs_finds_what_brute_force_finds(n_types, relation_rope, seed, link_score, mention_decode):
     from spacy_triples.heads.global_pointer.pytorch import role_scores
 
@@ -430,7 +433,7 @@ def test_role_scores_mix_the_mention_maps_into_subjects_and_objects():
         role_scores(entity[:, :4], 2, 0, 0.5)
 
 
-def test_link_scores_min_needs_every_part_mean_lets_one_link_carry_the_other():
+def test_link_scores_min_needs_every_part_mean_lets_one_link_carry_the_other_max_needs_one():
     from spacy_triples.heads.global_pointer.pytorch import link_scores
 
     head = torch.tensor([[3.0, -1.0]])
@@ -439,7 +442,9 @@ def test_link_scores_min_needs_every_part_mean_lets_one_link_carry_the_other():
     assert link_scores(head, tail, entities, "min").tolist() == [[-0.5, -1.0]]
     assert link_scores(head, tail, entities, "mean").tolist() == [[1.25, -1.0]]
     assert link_scores(head, tail, torch.tensor([[-2.0]]), "mean").tolist() == [[-2.0, -2.0]]  # entities still gate
+    assert link_scores(head, tail, entities, "max").tolist() == [[2.0, -1.0]]  # the head link alone passes; capped by the entities
+    assert link_scores(head, tail, torch.tensor([[-2.0]]), "max").tolist() == [[-2.0, -2.0]]
     with pytest.raises(ValueError, match="link_score must be one of"):
-        link_scores(head, tail, entities, "max")
+        link_scores(head, tail, entities, "median")
     with pytest.raises(ValueError, match="link_score must be one of"):
         GlobalPointerLinker(8, 2, link_score="sum")

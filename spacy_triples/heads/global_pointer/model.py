@@ -104,8 +104,9 @@ def build_global_pointer_v2(
         for almost every pair, rather than from a coin toss (the prior-probability initialisation
         of focal-loss detectors). 0.0 and 0.0 build v1's initialisation.
     link_score: how a triple's score is made from its four: ``"min"`` (GPLinker: the subject, the
-        object, the head link and the tail link must each pass the threshold) or ``"mean"`` (the
-        head and tail links are averaged, then both entities must pass). Prediction only: training
+        object, the head link and the tail link must each pass the threshold), ``"mean"`` (the
+        head and tail links are averaged, then both entities must pass) or ``"max"`` (either link
+        passing is enough; both entities must still pass). Prediction only: training
         is the same. On CoNLL04 with MiniLM, ``"mean"`` found more triples (README, Benchmarks).
     mention_weight: above 0, the entity pointer gets one more map per entity type, "a mention of
         type t", trained on every gold entity a doc lists (relation or not: ``doc.spans["entities"]``,

@@ -157,7 +157,7 @@ def best_per_window(window: torch.Tensor, score: torch.Tensor, caps: torch.Tenso
     return keep.nonzero(as_tuple=True)[0]
 
 
-LINK_SCORES = ("min", "mean")
+LINK_SCORES = ("min", "mean", "max")
 
 
 def link_scores(head: torch.Tensor, tail: torch.Tensor, entities: torch.Tensor, rule: str = "min") -> torch.Tensor:
@@ -165,11 +165,15 @@ def link_scores(head: torch.Tensor, tail: torch.Tensor, entities: torch.Tensor, 
     subject and object logits (pairs, 1). ``"min"`` (GPLinker): the smallest of the four, so every
     part must pass the threshold. ``"mean"``: the head and tail links are averaged first, so a
     confident head link can carry a weaker tail link (and back); both entities must still pass.
+    ``"max"``: either link passing is enough (the head and tail pointers each already name the
+    pair and the relation); both entities must still pass.
     """
     if rule == "min":
         linked = torch.minimum(head, tail)
     elif rule == "mean":
         linked = (head + tail) / 2
+    elif rule == "max":
+        linked = torch.maximum(head, tail)
     else:
         raise ValueError(f"GlobalPointer link_score must be one of {list(LINK_SCORES)}, got {rule!r}")
     return torch.minimum(linked, entities)
