@@ -161,13 +161,29 @@ def test_decoded_triples_are_valid(data, threshold, max_len):
     rows = decode_triples(windows, len(lengths), ent, head, tail, threshold, max_len, n_types=n_types)
     assert len(rows) == len(lengths)
     for n, doc_rows in zip(lengths, rows):
-        keys = [r[:5] + r[6:] for r in doc_rows]
+        # one row per triple and typing (merge_best keeps each typing for the schema filter)
+        keys = [r.key + (r.subject_type, r.object_type) for r in doc_rows]
         assert len(keys) == len(set(keys))
         for s0, s1, r, o0, o1, s_type, o_type, score in doc_rows:
             assert 0 <= s0 < s1 <= n and 0 <= o0 < o1 <= n
             assert s1 - s0 <= max_len and o1 - o0 <= max_len
             assert 0 <= r < n_rel and 0 <= s_type < n_types and 0 <= o_type < n_types
             assert threshold < score <= 1.0
+
+
+def test_decoded_typings_with_equal_scores_stay_two_rows_and_overlapping_windows_merge():
+    # the case hypothesis found (stop 36): in doc 2's second window, one span is a subject of
+    # type 0 and of type 1 with the same score; both typings are rows (the schema filter chooses),
+    # and the span found in both overlapping windows of doc 2 is merged into one row per typing
+    windows = numpy.asarray([[0, 0, 1], [1, 0, 1], [2, 0, 16], [2, 1, 17]], dtype="i")
+    entity = Candidates(numpy.asarray([[0, 0, 0, 0], [1, 0, 0, 0], [2, 0, 0, 0], [3, 0, 0, 0], [3, 1, 0, 0], [3, 2, 0, 0]], dtype="i"),
+                        numpy.zeros((6,), dtype="f"))
+    head = Candidates(numpy.asarray([[2, 0, 0, 0], [3, 0, 0, 0]], dtype="i"), numpy.zeros((2,), dtype="f"))
+    tail = Candidates(numpy.asarray([[3, 0, 0, 0]], dtype="i"), numpy.zeros((1,), dtype="f"))
+    rows = decode_triples(windows, 3, entity, head, tail, 0.25, 1, n_types=2)
+    assert rows[:2] == [[], []]
+    assert [(r.key, r.subject_type, r.object_type) for r in rows[2]] == [((1, 2, 0, 1, 2), 0, 0), ((1, 2, 0, 1, 2), 1, 0)]
+    assert [r.score for r in rows[2]] == [0.5, 0.5]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
