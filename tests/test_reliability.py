@@ -171,10 +171,10 @@ def test_decoded_triples_are_valid(data, threshold, max_len):
             assert threshold < score <= 1.0
 
 
-def test_decoded_typings_with_equal_scores_stay_two_rows_and_overlapping_windows_merge():
-    # the case hypothesis found (stop 36): in doc 2's second window, one span is a subject of
-    # type 0 and of type 1 with the same score; both typings are rows (the schema filter chooses),
-    # and the span found in both overlapping windows of doc 2 is merged into one row per typing
+def test_decoded_typings_with_equal_scores_stay_two_rows():
+    # the case hypothesis found (stop 36): in doc 2's second window (tokens 1-16), one span is a
+    # subject of type 0 and of type 1 with the same score; both typings are rows (the schema filter
+    # chooses). Doc 2's first window has a subject and a head link but no object, so adds nothing
     windows = numpy.asarray([[0, 0, 1], [1, 0, 1], [2, 0, 16], [2, 1, 17]], dtype="i")
     entity = Candidates(numpy.asarray([[0, 0, 0, 0], [1, 0, 0, 0], [2, 0, 0, 0], [3, 0, 0, 0], [3, 1, 0, 0], [3, 2, 0, 0]], dtype="i"),
                         numpy.zeros((6,), dtype="f"))
