@@ -54,6 +54,19 @@ def parse_settings(settings) -> dict:
     return overrides
 
 
+def results_payload(previous: dict, results: list, command: str, machine: str, summaries: list) -> dict:
+    """architectures.json after a command: its ``results`` (every run so far), this command and its
+    seed summaries on top, the previous command's summaries appended to ``earlier_commands``, and
+    any other key of ``previous`` kept as it was (notes added by hand, e.g. ``more_seeds``)."""
+    earlier = list(previous.get("earlier_commands", []))
+    if previous.get("command"):
+        earlier.append({"command": previous["command"], "seed_summaries": previous.get("seed_summaries", [])})
+    kept = {k: v for k, v in previous.items()
+            if k not in ("machine", "command", "results", "seed_summaries", "earlier_commands")}
+    return {"machine": machine, "command": command, "results": results, "seed_summaries": summaries,
+            "earlier_commands": earlier, **kept}
+
+
 def append_measurement(name: str, entry: dict, machine: str = None) -> None:
     """Append ``entry`` (with machine, the command line and the date) to the ``measurements`` of
     ``benchmarks/results/{name}.json``, keeping the earlier ones."""
@@ -321,7 +334,8 @@ def main() -> None:
     if not vectors.exists():
         subprocess.run([sys.executable, "-m", "spacy_triples", "init-vectors", str(vectors)], check=True)
     out_file = ROOT / "benchmarks" / "results" / "architectures.json"
-    results = json.loads(out_file.read_text())["results"] if out_file.exists() else []
+    previous = json.loads(out_file.read_text()) if out_file.exists() else {}
+    results = previous.get("results", [])
     this_command = []
     for dataset in args.datasets:
         for config, seed in ((c, s) for c in args.configs for s in (args.seeds or [None])):
@@ -344,9 +358,10 @@ def main() -> None:
                 return r["config"], r["dataset"], r.get("seed"), r.get("budget_s"), r.get("max_steps")
             results = [r for r in results if key(r) != key(result)] + [result]
             this_command.append(result)
-            payload = {"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, python {platform.python_version()}",
-                       "command": "python benchmarks/compare_architectures.py " + " ".join(sys.argv[1:]), "results": results,
-                       "seed_summaries": seed_summaries(this_command) if args.seeds else []}
+            payload = results_payload(
+                previous, results, "python benchmarks/compare_architectures.py " + " ".join(sys.argv[1:]),
+                f"{platform.machine()}, {__import__('os').cpu_count()} cores, python {platform.python_version()}",
+                seed_summaries(this_command) if args.seeds else [])
             out_file.write_text(json.dumps(payload, indent=2))
             print(json.dumps(result), flush=True)
     print(table(results))

@@ -31,3 +31,17 @@ def test_non_json_value_stays_a_string_and_equals_signs_in_values_survive():
 def test_setting_without_key_or_equals_sign_is_an_error(bad):
     with pytest.raises(ValueError, match="KEY=VALUE"):
         ca.parse_settings([bad])
+
+
+def test_results_payload_keeps_earlier_commands_and_hand_added_keys():
+    first = ca.results_payload({}, [{"seed": 0}], "cmd A", "m", [{"mean": 1}])
+    assert first["earlier_commands"] == [] and first["command"] == "cmd A"
+    first["more_seeds"] = {"command": "cmd B", "seed_summaries": [{"mean": 2}]}
+    second = ca.results_payload(first, [{"seed": 0}, {"seed": 1}], "cmd C", "m2", [{"mean": 3}])
+    assert second["command"] == "cmd C" and second["machine"] == "m2"
+    assert second["seed_summaries"] == [{"mean": 3}]
+    assert second["results"] == [{"seed": 0}, {"seed": 1}]
+    assert second["earlier_commands"] == [{"command": "cmd A", "seed_summaries": [{"mean": 1}]}]
+    assert second["more_seeds"] == {"command": "cmd B", "seed_summaries": [{"mean": 2}]}
+    third = ca.results_payload(second, [], "cmd D", "m", [])
+    assert [c["command"] for c in third["earlier_commands"]] == ["cmd A", "cmd C"]
