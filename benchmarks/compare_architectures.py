@@ -67,6 +67,34 @@ def results_payload(previous: dict, results: list, command: str, machine: str, s
             "earlier_commands": earlier, **kept}
 
 
+def cpu_name() -> str:
+    """lscpu's model name (the CPU a timing was measured on), else platform's processor."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def curve_path(name, seed=None):
+    """benchmarks/results/NAME.json (NAME-seedN.json for one seed of several), or None."""
+    if not name:
+        return None
+    return ROOT / "benchmarks" / "results" / f"{name}{'' if seed is None else f'-seed{seed}'}.json"
+
+
+def write_json_atomic(path: Path, payload) -> None:
+    """Write ``payload`` as JSON through a temporary file and a rename (a reader never sees half)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.replace(path)
+
+
 def append_measurement(name: str, entry: dict, machine: str = None) -> None:
     """Append ``entry`` (with machine, the command line and the date) to the ``measurements`` of
     ``benchmarks/results/{name}.json``, keeping the earlier ones."""
@@ -118,8 +146,17 @@ def probe_config(config: str, dataset: str, settings, threads: int):
     return util.load_config(ROOT / "configs" / f"{config}.cfg", overrides=overrides, interpolate=False), train, dev
 
 
+def curve_point(step: int, seconds: float, dev: dict, test: dict) -> dict:
+    """One point of a learning curve: the step, training minutes so far (dev and test scoring
+    included), and dev and test P/R/F1 (exact, strict and last-word) in percent."""
+    keys = ("triples_p", "triples_r", "triples_f", "triples_strict_f", "triples_last_word_f")
+    return {"step": step, "minutes": round(seconds / 60, 2),
+            "dev": {k: round(100 * (dev.get(k) or 0.0), 2) for k in keys},
+            "test": {k: round(100 * (test.get(k) or 0.0), 2) for k in keys}}
+
+
 def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=(), steps=None,
-            on_step=None, tune=False, gpu_id: int = -1, train_dev: bool = False) -> dict:
+            on_step=None, tune=False, gpu_id: int = -1, train_dev: bool = False, curve_file: Path = None) -> dict:
     """Train one configuration on one dataset, score its test set. ``on_step(step, phase)`` is
     called after initialisation (step 0, "init"), after every training step ("train") and after
     loading the best model and scoring the test set ("test") (benchmarks/train_memory.py uses it).
@@ -128,7 +165,9 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     each ("test_tuned_thresholds"). ``gpu_id`` >= 0 trains and predicts on that GPU
     (scripts/gpu_wheels.sh runs this on the device machine). ``train_dev``: train on the train and
     dev splits together, as published CoNLL04 numbers do, with no dev evaluation and no model
-    selection: the model at the end of the budget is tested."""
+    selection: the model at the end of the budget is tested. ``curve_file``: also score the test set
+    at every dev evaluation (with the weights dev sees) and rewrite this JSON file after each one,
+    so a run that is stopped keeps its learning curve so far."""
     import spacy
     import torch
     from spacy import util
@@ -188,10 +227,21 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     train_corpus, dev_corpus = resolve_dot_names(config_i, [T["train_corpus"], T["dev_corpus"]])
     evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])
     eval_seconds = [0.0]
+    learning_curve = []
+    test_examples = list(Corpus(test)(nlp)) if curve_file else None
 
     def timed_evaluate():
         t = time.perf_counter()
         result = evaluate()
+        if curve_file:
+            # called by spaCy's loop inside nlp.use_params(averages): the test set sees the same weights
+            point = curve_point(step_now[0], time.perf_counter() - train_start, result[1], nlp.evaluate(test_examples))
+            learning_curve.append(point)
+            write_json_atomic(curve_file, {"config": config + "".join(f" [{x}]" for x in settings), "dataset": dataset,
+                                           "max_steps": T["max_steps"], "seed": T["seed"], "finished": False,
+                                           "command": "python benchmarks/compare_architectures.py " + " ".join(sys.argv[1:]),
+                                           "machine": cpu_name(), "learning_curve": learning_curve})
+            print("CURVE " + json.dumps(point), flush=True)
         eval_seconds[0] += time.perf_counter() - t
         return result
 
@@ -204,11 +254,13 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     best_dir = out / "model-best"
     out.mkdir(parents=True, exist_ok=True)
     best_dev, info, step = None, {}, 0
+    step_now = [0]
     train_start = time.perf_counter()
     curve = []  # resident and peak memory every 50 steps and after each new best checkpoint
     dev_curve = []  # dev P/R/F1 at every evaluation: where a run peaks, and whether it overfits
     for _, info, is_best in steps:
         step = info["step"]
+        step_now[0] = step + 1  # the step the next evaluation follows
         report(step, "train")
         if len(info.get("checkpoints") or ()) > len(dev_curve):
             other = info.get("other_scores") or {}
@@ -264,7 +316,8 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
         "best_dev_triples_f": None if train_dev else round(100 * (best_dev or 0.0), 2),
         "test": {k: round(100 * (scores.get(k) or 0.0), 2) for k in (
             "triples_p", "triples_r", "triples_f", "triples_strict_p", "triples_strict_r", "triples_strict_f",
-            "triples_text_p", "triples_text_r", "triples_text_f")},
+            "triples_text_p", "triples_text_r", "triples_text_f",
+            "triples_last_word_p", "triples_last_word_r", "triples_last_word_f")},
         "test_macro_f": round(100 * sum(v["f"] for v in (scores.get("triples_per_type") or {}).values())
                               / max(len(scores.get("triples_per_type") or {}), 1), 2),
         "test_per_overlap": overlap,
@@ -276,6 +329,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
         "dev_curve": dev_curve,
         "torch_threads": threads, "device": f"gpu {gpu_id}" if gpu_id >= 0 else "cpu",
         **({"test_tuned_thresholds": tuned} if tuned else {}),
+        **({"learning_curve": learning_curve} if curve_file else {}),
     }
 
 
@@ -297,6 +351,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tune-thresholds", action="store_true",
                         help="after training, tune per-relation thresholds on dev and score the test set again")
+    parser.add_argument("--curve", default=None, metavar="NAME",
+                        help="also score the test set at every dev evaluation and write the learning curve, as it "
+                             "goes, to benchmarks/results/NAME.json (NAME-seedN.json with --seeds)")
     parser.add_argument("--train-dev", action="store_true",
                         help="train on train + dev (as published numbers do), no dev evaluation; test the last model")
     args = parser.parse_args()
@@ -322,7 +379,10 @@ def main() -> None:
             args.set = [*args.set, f"system.seed={args.seed}"]
         result = run_one(config, dataset, args.budget, work / f"{dataset}-{config}{'-' + tag if tag else ''}", vectors,
                          args.threads, args.set, args.steps, tune=args.tune_thresholds, gpu_id=args.gpu_id,
-                         train_dev=args.train_dev)
+                         train_dev=args.train_dev, curve_file=curve_path(args.curve, args.seed))
+        if args.curve:
+            final = json.loads(curve_path(args.curve, args.seed).read_text())
+            write_json_atomic(curve_path(args.curve, args.seed), {**final, "finished": True, "result": result})
         if args.seed is not None:  # the seed is its own field: runs of one configuration share a name
             result["config"] = result["config"].replace(f" [system.seed={args.seed}]", "")
         print("RESULT " + json.dumps(result))
@@ -344,7 +404,8 @@ def main() -> None:
                                    *(["--steps", str(args.steps)] if args.steps else []),
                                    *(["--seed", str(seed)] if seed is not None else []),
                                    *(["--tune-thresholds"] if args.tune_thresholds else []),
-                                   *(["--train-dev"] if args.train_dev else []), "--set", *args.set],
+                                   *(["--train-dev"] if args.train_dev else []),
+                                   *(["--curve", args.curve] if args.curve else []), "--set", *args.set],
                                   capture_output=True, text=True)
             lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
             if proc.returncode or not lines:

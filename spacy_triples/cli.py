@@ -250,6 +250,7 @@ def evaluate(model: str, data_path: str, output_path: Optional[str] = None, gpu_
     scores = nlp.evaluate(examples)
     keys = ("triples_p", "triples_r", "triples_f", "triples_strict_p", "triples_strict_r", "triples_strict_f",
             "triples_text_p", "triples_text_r", "triples_text_f",
+            "triples_last_word_p", "triples_last_word_r", "triples_last_word_f",
             "triple_ents_p", "triple_ents_r", "triple_ents_f")
     result = {k: scores.get(k) for k in keys}
     result["triples_per_type"] = scores.get("triples_per_type")
@@ -272,6 +273,8 @@ def format_scores(result: dict) -> str:
     lines.append(f"{'triples (exact)':24} {pct(result['triples_p'])} {pct(result['triples_r'])} {pct(result['triples_f'])}")
     lines.append(f"{'triples (strict, typed)':24} {pct(result['triples_strict_p'])} {pct(result['triples_strict_r'])} {pct(result['triples_strict_f'])}")
     lines.append(f"{'triples (text, DuIE)':24} {pct(result['triples_text_p'])} {pct(result['triples_text_r'])} {pct(result['triples_text_f'])}")
+    if result.get("triples_last_word_f") is not None:
+        lines.append(f"{'triples (last word, *)':24} {pct(result['triples_last_word_p'])} {pct(result['triples_last_word_r'])} {pct(result['triples_last_word_f'])}")
     lines.append(f"{'entity spans':24} {pct(result['triple_ents_p'])} {pct(result['triple_ents_r'])} {pct(result['triple_ents_f'])}")
     per_type = result.get("triples_per_type") or {}
     if per_type:

@@ -42,6 +42,18 @@ def text_triple_keys(doc) -> Set[Tuple[str, str, str]]:
             for r in triple_rows(doc) or []}
 
 
+def last_word_triple_keys(doc) -> Set[CharTriple]:
+    """Triples as (subject's last token start char, end char, relation, object's last token start
+    char, end char): the WebNLG* / NYT* protocol of CasRel and TPLinker, whose data marks only the
+    last word of each entity, so a prediction counts when the last words of both its entities and
+    its relation are right (a model trained on whole entities is scored the same way)."""
+    keys = set()
+    for r in triple_rows(doc) or []:
+        subj, obj = doc[r.subject_end - 1], doc[r.object_end - 1]
+        keys.add((subj.idx, subj.idx + len(subj), r.relation, obj.idx, obj.idx + len(obj)))
+    return keys
+
+
 def overlap_types(gold: Set[CharTriple]) -> List[str]:
     """CasRel's sentence classes: 'normal' (no entity shared between triples), 'shared_entity'
     (an entity in several triples; SEO) and 'multi_relation' (a pair with several relations; EPO).
@@ -73,11 +85,14 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
     overlap class), triple_ents_p/r/f for the entity spans (subjects and objects, boundaries only)
     and triple_ents_per_type (typed spans, per entity label). triples_text_p/r/f compare
     (subject text, relation, object text) sets per doc, as the DuIE / LIC2019 evaluation does.
+    triples_last_word_p/r/f compare the last token of each entity (WebNLG* / NYT*, as CasRel and
+    TPLinker score them).
     Every gold triple the model did not predict counts as a false negative. Reference docs with
     no triples annotation at all (never set) are skipped.
     """
     micro = PRFScore()
     text = PRFScore()
+    last_word = PRFScore()
     strict = PRFScore()
     ents = PRFScore()
     ents_per_type: Dict[str, PRFScore] = defaultdict(PRFScore)
@@ -92,6 +107,7 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         pred = triple_keys(eg.predicted)
         micro.score_set(pred, gold)
         text.score_set(text_triple_keys(eg.predicted), text_triple_keys(eg.reference))
+        last_word.score_set(last_word_triple_keys(eg.predicted), last_word_triple_keys(eg.reference))
         pred_typed, gold_typed = typed_triple_keys(eg.predicted), typed_triple_keys(eg.reference)
         strict.score_set(pred_typed, gold_typed)
         pred_ents = {(t[0], t[1], t[2]) for t in pred_typed} | {(t[4], t[5], t[6]) for t in pred_typed}
@@ -111,6 +127,7 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
             "triples_p": None, "triples_r": None, "triples_f": None,
             "triples_strict_p": None, "triples_strict_r": None, "triples_strict_f": None,
             "triples_text_p": None, "triples_text_r": None, "triples_text_f": None,
+            "triples_last_word_p": None, "triples_last_word_r": None, "triples_last_word_f": None,
             "triple_ents_per_type": None,
             "triples_per_type": None, "triples_per_overlap": None,
             "triple_ents_p": None, "triple_ents_r": None, "triple_ents_f": None,
@@ -125,6 +142,9 @@ def score_triples(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         "triples_text_p": text.precision,
         "triples_text_r": text.recall,
         "triples_text_f": text.fscore,
+        "triples_last_word_p": last_word.precision,
+        "triples_last_word_r": last_word.recall,
+        "triples_last_word_f": last_word.fscore,
         "triples_per_type": {label: _prf(s) for label, s in sorted(per_type.items())},
         "triples_per_overlap": {
             name: _prf(s) for name, s in per_overlap.items() if s.tp + s.fn + s.fp > 0
