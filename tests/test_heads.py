@@ -15,7 +15,7 @@ from spacy_triples.heads import TripleHead, build_triple_model
 from spacy_triples.triples import TripleRow
 
 from .test_typed import _typed_examples
-from .util import LABELS, TRAIN_DATA, make_examples, train
+from .util import LABELS, TRAIN_DATA, assert_same_triples, make_examples, train
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -101,7 +101,7 @@ def test_a_third_head_trains_and_saves_through_the_interface_alone(tmp_path):
     assert nlp.evaluate(examples)["triples_f"] == 1.0
     nlp.to_disk(tmp_path / "toy")
     nlp2 = spacy.load(tmp_path / "toy")
-    assert [t.to_dict() for t in nlp2(Doc(nlp2.vocab, words=words))._.triples] == [t.to_dict() for t in doc._.triples]
+    assert_same_triples([nlp2(Doc(nlp2.vocab, words=words))], [doc])
 
 
 def test_a_model_that_is_not_a_triple_head_is_refused_clearly():
@@ -227,8 +227,8 @@ def test_pipelines_saved_by_format_1_load_and_predict_the_same(name):
     expected = json.loads((FIXTURES / f"format1_{name}.expected.json").read_text(encoding="utf8"))
     got = [[t.to_dict() for t in doc._.triples] for doc in nlp.pipe([" ".join(w) for w, _ in TRAIN_DATA])]
     assert sum(map(len, expected)) > 0
-    for g, e in zip(got, expected):
-        assert [{**t, "score": round(t["score"], 4)} for t in g] == [{**t, "score": round(t["score"], 4)} for t in e]
+    # saved on another CPU: the scores agree to 1e-4, not to the last bit
+    assert_same_triples(got, expected, atol=1e-4)
 
 
 def test_invalid_saved_cfg_fails_on_load_naming_the_file(tmp_path):
@@ -263,8 +263,8 @@ def test_predictions_do_not_depend_on_other_threads():
         t.start()
     for t in threads:
         t.join()
-    for k in range(3):
-        assert results[k] == expected
+    for k in range(3):  # batch_size=4 runs other kernel shapes than the default batch
+        assert_same_triples(results[k], expected)
 
 
 def test_triples_follow_their_text_through_retokenization():

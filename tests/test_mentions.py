@@ -18,6 +18,7 @@ from spacy_triples.triples import TripleRow
 
 from .test_gp_prior import _entity_scores, _linker
 from .test_pointer import DGCNN, GP2
+from .util import assert_same_triples
 
 UNIFIED = [
     {"tokens": "Oswald shot Kennedy in Dallas .".split(),
@@ -156,7 +157,7 @@ def test_mention_weight_learns_every_listed_entity_and_still_overfits_the_triple
     loaded = spacy.load(tmp_path / "m")
     assert _linker(loaded).mention_types == 2
     text = "Ruby shot Kennedy in Paris ."
-    assert [t.to_dict() for t in loaded(text)._.triples] == [t.to_dict() for t in nlp(text)._.triples]
+    assert_same_triples([loaded(text)], [nlp(text)])
 
 
 def test_without_mention_weight_nothing_changes():

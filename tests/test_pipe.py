@@ -8,7 +8,7 @@ from spacy.training import Example
 
 from spacy_triples import Triple, TripleExtractor
 
-from .util import LABELS, TRAIN_DATA, make_doc, make_examples, train
+from .util import LABELS, TRAIN_DATA, assert_same_triples, make_doc, make_examples, train
 
 
 def _triples(doc):
@@ -89,8 +89,7 @@ def test_overfit_to_f1_one_then_disk_round_trip(trained, tmp_path):
                                                        | {(t.object.start, t.object.end) for t in doc._.triples})
     nlp.to_disk(tmp_path / "model")
     nlp2 = spacy.load(tmp_path / "model")
-    for doc1, doc2 in zip(nlp.pipe(texts), nlp2.pipe(texts)):
-        assert [t.to_dict() for t in doc1._.triples] == [t.to_dict() for t in doc2._.triples]
+    assert_same_triples(list(nlp2.pipe(texts)), list(nlp.pipe(texts)))
 
 
 def test_bytes_round_trip_after_initialize(trained):
@@ -99,7 +98,7 @@ def test_bytes_round_trip_after_initialize(trained):
     nlp2 = spacy.blank("en")
     nlp2.add_pipe("triple_extractor")
     nlp2.get_pipe("triple_extractor").from_bytes(nlp.get_pipe("triple_extractor").to_bytes())
-    assert [t.to_dict() for t in nlp2(text)._.triples] == [t.to_dict() for t in nlp(text)._.triples]
+    assert_same_triples([nlp2(text)], [nlp(text)])
     assert nlp2.get_pipe("triple_extractor").labels == tuple(LABELS)
 
 
@@ -252,7 +251,7 @@ def test_n_process_2(trained):
     texts = [" ".join(words) for words, _ in TRAIN_DATA] * 3
     single = [[t.to_dict() for t in d._.triples] for d in nlp.pipe(texts)]
     multi = [[t.to_dict() for t in d._.triples] for d in nlp.pipe(texts, n_process=2, batch_size=4)]
-    assert multi == single
+    assert_same_triples(multi, single)
     assert any(single)
 
 
@@ -282,6 +281,29 @@ def test_scorer_counts_misses_and_per_type():
     # a miss the model never proposed still counts
     nothing = Doc(nlp.vocab, words=words)
     assert scorer([Example(nothing, gold)])["triples_r"] == 0.0
+
+
+def test_last_word_scores_follow_casrel_and_tplinker():
+    # WebNLG* (CasRel's data, TPLinker's "WebNLG*") marks only the last word of each entity; a model
+    # is right when the last words of both entities and the relation are. Hand-checked on the first
+    # sentence of WebNLG*'s test set: gold (Bananaman, starring, Brooke-Taylor); a model trained on
+    # whole entities predicts "Tim Brooke-Taylor", which counts there and not in exact match.
+    nlp = spacy.blank("en")
+    words = "Tim Brooke-Taylor was the star of Bananaman , an STV series first aired on 10/03/1983 and created by Steve Bright .".split()
+    star_gold = make_doc(nlp, words, [(6, 7, "starring", 1, 2), (6, 7, "creator", 19, 20)])
+    whole = make_doc(nlp, words, [(6, 7, "starring", 0, 2), (6, 7, "creator", 18, 20)])
+    scorer = spacy.registry.scorers.get("spacy_triples.triple_scorer.v1")()
+    assert scorer([Example(star_gold, star_gold)])["triples_last_word_f"] == 1.0  # gold against itself
+    scores = scorer([Example(whole, star_gold)])
+    assert scores["triples_last_word_p"] == scores["triples_last_word_r"] == 1.0
+    assert scores["triples_f"] == 0.0  # exact match: "Tim Brooke-Taylor" is not "Brooke-Taylor"
+    # a wrong last word, or a wrong relation, is a miss; an extra triple is a false positive
+    wrong = make_doc(nlp, words, [(6, 7, "starring", 0, 1), (6, 7, "director", 18, 20), (6, 7, "creator", 18, 20)])
+    scores = scorer([Example(wrong, star_gold)])
+    assert scores["triples_last_word_p"] == pytest.approx(1 / 3) and scores["triples_last_word_r"] == 0.5
+    # two predictions that end on the same words are one fact
+    twice = make_doc(nlp, words, [(6, 7, "starring", 0, 2), (6, 7, "starring", 1, 2)])
+    assert scorer([Example(twice, star_gold)])["triples_last_word_p"] == 1.0
 
 
 def test_predict_before_initialize_is_a_clear_error():

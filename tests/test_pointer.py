@@ -22,7 +22,7 @@ from spacy_triples.heads.pointer.util import (
 from spacy_triples.losses import binary_crossentropy_with_logits
 
 from .test_typed import _typed_examples
-from .util import TRAIN_DATA, make_examples
+from .util import TRAIN_DATA, assert_same_triples, make_examples
 
 EMBED = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 64, "rows": [500, 100, 100, 50],
          "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"], "include_static_vectors": False}
@@ -270,12 +270,11 @@ def test_overfit_each_architecture_then_round_trip(head, tok2vec, tmp_path):
         assert all(type(t.score) is float and 0.0 < t.score <= 1.0 for t in doc._.triples)
     nlp.to_disk(tmp_path / "m")
     nlp2 = spacy.load(tmp_path / "m")
-    for d1, d2 in zip(docs, nlp2.pipe(texts)):
-        assert [t.to_dict() for t in d1._.triples] == [t.to_dict() for t in d2._.triples]
+    assert_same_triples(list(nlp2.pipe(texts)), docs)
     nlp3 = spacy.blank("en")
     nlp3.add_pipe("triple_extractor", config={"model": {"@architectures": head, "tok2vec": tok2vec}})
     nlp3.from_bytes(nlp.to_bytes())
-    assert [t.to_dict() for t in nlp3(texts[1])._.triples] == [t.to_dict() for t in nlp(texts[1])._.triples]
+    assert_same_triples([nlp3(texts[1])], [nlp(texts[1])])
 
 
 def test_pointer_typed_overfits_to_strict_f1_one():

@@ -15,6 +15,8 @@ from spacy_triples.heads.global_pointer.util import (
 from spacy_triples.heads.global_pointer.windows import entity_mask, pair_mask, plan_windows, window_token_index
 from spacy_triples.losses import logit, multilabel_categorical_crossentropy
 
+from .util import CUT_MARGIN, assert_close
+
 
 def test_plan_windows_short_and_empty_docs():
     w = plan_windows([5, 0, 3], window_size=8, stride=4)
@@ -180,18 +182,34 @@ def test_dense_to_candidates():
     assert logit(0.5) == 0.0
 
 
-def _expected_sparse(dense, mask, cut):
-    """Per (window, head): positions above cut inside mask, the best W of them, in index order."""
+def _check_sparse(index, values, dense, mask, cut):
+    """The sparse output of GlobalPointerLinker.candidates against the dense maps of the same
+    module (another code path, so other float32 kernels): per (window, head) the positions above
+    ``cut`` inside ``mask``, the best W (the window's width) of them, in index order, with the dense
+    values. A position whose dense value lies within CUT_MARGIN of the cut, or of the W-th best
+    value where the cap applies, may be on either side on another CPU."""
     n, heads, width, _ = dense.shape
-    rows, values = [], []
+    got = {tuple(i): v for i, v in zip(index.tolist(), values.tolist())}
+    assert index.tolist() == sorted(index.tolist())  # index order
+    capped = 0
     for w in range(n):
         for h in range(heads):
-            hits = [(dense[w, h, i, j], i, j) for i in range(width) for j in range(width)
-                    if mask[w, 0, i, j] and dense[w, h, i, j] > cut]
-            for v, i, j in sorted(sorted(hits, reverse=True)[:width], key=lambda t: (t[1], t[2])):
-                rows.append([w, h, i, j])
-                values.append(v)
-    return rows, values
+            hits = sorted(((dense[w, h, i, j], i, j) for i in range(width) for j in range(width)
+                           if mask[w, 0, i, j] and dense[w, h, i, j] > cut - CUT_MARGIN), reverse=True)
+            kept = [(w, h, i, j) for i, j in ((i, j) for _, i, j in hits)]
+            cap_value = hits[width - 1][0] if len(hits) > width else None
+            capped += max(len([x for x in hits if x[0] > cut]) - width, 0)
+            in_row = [k for k in got if k[:2] == (w, h)]
+            assert len(in_row) <= width
+            for value, i, j in hits:
+                sure = value > cut + CUT_MARGIN and (cap_value is None or value > cap_value + CUT_MARGIN)
+                if sure:
+                    assert (w, h, i, j) in got, ((w, h, i, j), value)
+            for k in in_row:
+                assert k in kept, k  # nothing below the cut or outside the mask
+                assert cap_value is None or dense[k] >= cap_value - CUT_MARGIN, k  # nothing below the cap
+                assert_close(got[k], dense[k])
+    return capped
 
 
 def test_torch_sparse_output_matches_dense():
@@ -207,10 +225,7 @@ def test_torch_sparse_output_matches_dense():
     for dense, mask, (index, values) in zip(
         (ent, head, tail), (e_mask, p_mask, p_mask), (sparse[0:2], sparse[2:4], sparse[4:6])
     ):
-        rows, expected_values = _expected_sparse(dense.numpy(), mask, -0.2)
-        assert index.numpy().tolist() == rows
-        assert numpy.allclose(values.numpy(), expected_values)
-        capped += len(dense_to_candidates(dense.numpy(), mask, 1 / (1 + numpy.exp(0.2))).logit) - len(rows)
+        capped += _check_sparse(index.numpy(), values.numpy(), dense.numpy(), mask, -0.2)
     assert capped > 0  # the per-row cap was exercised
 
 
@@ -393,11 +408,16 @@ def test_linking_candidate_pairs_finds_what_brute_force_finds(n_types, relation_
     for threshold, max_len in ((0.5, 4), (0.6, 8), (0.8, 2), (0.3, 30)):
         cut = logit(threshold)
         expected = _all_four_above(ent, head, tail, lengths, cut, max_len, n_types, link_score)
+        # the dense maps and the linker's own path are other kernels: a score within CUT_MARGIN of
+        # the cut may go either way on another CPU, so the rows lie between these two sets
+        sure = {e[:8] for e in _all_four_above(ent, head, tail, lengths, cut + CUT_MARGIN, max_len, n_types, link_score)}
+        possible = {e[:8]: e[8] for e in _all_four_above(ent, head, tail, lengths, cut - CUT_MARGIN, max_len, n_types, link_score)}
         with torch.no_grad():
             index, logits = module(x, lengths, threshold=cut, max_span_length=max_len, max_chunk_elements=1)
         got = sorted(tuple(i) + (float(v),) for i, v in zip(index.tolist(), logits.tolist()))
-        assert [g[:8] for g in got] == [e[:8] for e in expected]
-        assert numpy.allclose([g[8] for g in got], [e[8] for e in expected], atol=1e-5)
+        assert sure <= {g[:8] for g in got} <= set(possible)
+        assert len(got) >= len(expected) - (len(possible) - len(sure))
+        assert_close([g[8] for g in got], [possible[g[:8]] for g in got])
         total += len(got)
         capped += max(numpy.bincount([e[0] for e in expected], minlength=5) - lengths.numpy()) == 0
     assert total > 20 and capped  # the comparison saw triples, and a window at its L cap

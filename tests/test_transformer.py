@@ -3,7 +3,7 @@ import pytest
 import spacy
 from thinc.api import Config
 
-from .util import TRAIN_DATA, keep_one_layer, make_examples, train
+from .util import TRAIN_DATA, assert_same_triples, keep_one_layer, make_examples, train
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("spacy_transformers")
@@ -28,8 +28,7 @@ def test_transformer_listener_overfits_and_round_trips(tiny_bert, tmp_path, path
     texts = [" ".join(words) for words, _ in TRAIN_DATA]
     nlp.to_disk(tmp_path / "model")
     nlp2 = spacy.load(tmp_path / "model")
-    for d1, d2 in zip(nlp.pipe(texts), nlp2.pipe(texts)):
-        assert [t.to_dict() for t in d1._.triples] == [t.to_dict() for t in d2._.triples]
+    assert_same_triples(list(nlp2.pipe(texts)), list(nlp.pipe(texts)))
     # gp_transformer.cfg keeps the encoder's lower layers (num_hidden_layers): trained and loaded
     # with one of the tiny BERT's two; transformer.cfg keeps both
     layers = 1 if path.endswith("gp_transformer.cfg") else 2
@@ -38,8 +37,7 @@ def test_transformer_listener_overfits_and_round_trips(tiny_bert, tmp_path, path
     # replace_listeners gives the extractor its own copy of the transformer
     nlp2.replace_listeners("transformer", "triple_extractor", ["model.tok2vec"])
     nlp2.remove_pipe("transformer")
-    for d1, d2 in zip(nlp.pipe(texts), nlp2.pipe(texts)):
-        assert [t.to_dict() for t in d1._.triples] == [t.to_dict() for t in d2._.triples]
+    assert_same_triples(list(nlp2.pipe(texts)), list(nlp.pipe(texts)))
 
 
 def test_package_folder_resolves_minilm_or_explains():

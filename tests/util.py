@@ -110,3 +110,67 @@ def init_tiny_gp(config, folder):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return init_nlp(config)
+
+
+# ---------------------------------------------------------------------- comparing floats
+# Floats computed by torch differ in the last bits between CPUs (AMD, Intel with AMX, Arm) and
+# between batch shapes (another kernel, another order of additions). Every comparison of such
+# floats goes through assert_close / assert_same_triples with these tolerances, never `==` or a
+# default tolerance (numpy.allclose's atol is 1e-8); tests/test_float_comparisons.py checks that.
+# float32 results of one computation through two code paths agree to ~1e-6 relative here.
+RTOL = 1e-4
+ATOL = 1e-5
+# a score this close to a decision threshold may fall on either side of it on another CPU
+CUT_MARGIN = 1e-4
+
+
+def assert_close(actual, expected, *, rtol: float = RTOL, atol: float = ATOL, err_msg: str = ""):
+    """numpy.testing.assert_allclose with the tolerances above; takes torch tensors, numpy arrays,
+    lists and scalars."""
+    import numpy
+
+    def to_numpy(x):
+        if hasattr(x, "detach"):
+            x = x.detach().cpu().float().numpy()
+        return numpy.asarray(x, dtype="float64")
+
+    numpy.testing.assert_allclose(to_numpy(actual), to_numpy(expected), rtol=rtol, atol=atol, err_msg=err_msg)
+
+
+def _triple_dicts(docs_or_dicts):
+    """A list (per doc) of lists of Triple.to_dict() dicts, from docs or from such lists."""
+    out = []
+    for item in docs_or_dicts:
+        if hasattr(item, "_"):
+            out.append([t.to_dict() for t in item._.triples])
+        else:
+            out.append([t if isinstance(t, dict) else t.to_dict() for t in item])
+    return out
+
+
+def assert_same_triples(got, expected, *, threshold=0.5, atol: float = ATOL):
+    """The same triples doc by doc: every field equal, scores within ``atol``. A triple whose score
+    lies within CUT_MARGIN of ``threshold`` (a float, or a dict relation -> threshold) may be on one
+    side only: another CPU can put it either side of the cut. ``got``/``expected``: lists of docs or
+    of lists of Triple.to_dict() dicts."""
+    got, expected = _triple_dicts(got), _triple_dicts(expected)
+    assert len(got) == len(expected), (len(got), len(expected))
+
+    def cut(t):
+        if isinstance(threshold, dict):
+            return threshold.get(t["relation"], 0.5)
+        return threshold
+
+    def key(t):
+        return tuple(sorted((k, repr(v)) for k, v in t.items() if k != "score"))
+
+    for n, (g, e) in enumerate(zip(got, expected)):
+        g_by, e_by = {key(t): t for t in g}, {key(t): t for t in e}
+        for k in g_by.keys() & e_by.keys():
+            assert abs(g_by[k]["score"] - e_by[k]["score"]) <= atol, (n, g_by[k], e_by[k])
+        for k in g_by.keys() ^ e_by.keys():
+            t = g_by.get(k) or e_by.get(k)
+            assert threshold is not None and abs(t["score"] - cut(t)) <= CUT_MARGIN, (
+                f"doc {n}: triple only in {'got' if k in g_by else 'expected'}: {t}")
+        # the order of the triples is part of the output (sorted by position, then relation)
+        assert [key(t) for t in g if key(t) in e_by] == [key(t) for t in e if key(t) in g_by], n
