@@ -71,6 +71,7 @@ def extract(
     output_format: Optional[str] = None,
     rows_per_shard: Optional[int] = None,
     bf16: bool = False,
+    precision: Optional[str] = None,
 ):
     """Run a pipeline over INPUT (text lines, JSONL, a folder of .txt or -) into JSONL; see extract.py.
 
@@ -81,7 +82,8 @@ def extract(
     ``engine="ray"``: the same records computed on Ray Data by ``num_actors`` actors (see ray.py);
     INPUT may also be Parquet or a folder of shards, OUTPUT is a folder of JSONL or Parquet shards.
 
-    ``bf16``: run the pipeline's transformer in bfloat16 on the CPU (``spacy_triples.cpu_autocast.v1``)."""
+    ``precision``: fp32, bf16, int8 or auto on the CPU (``spacy_triples.set_precision``; None keeps
+    the pipeline's own setting); ``bf16=True`` is an alias of ``precision="bf16"``."""
     from .extract import (check_positive, extract_to_jsonl, read_inputs, resume_prefix, skip_done,
                           truncate_output)
     from .safe_io import check_output_path
@@ -89,7 +91,7 @@ def extract(
     check_positive(batch_size=batch_size, max_length=max_length)
     check_engine_options(engine, input_path, output_path, n_process, gpu_id, input_format, resume,
                          num_actors, gpus_per_actor, output_format, rows_per_shard)
-    check_bf16(bf16, gpu_id, engine)
+    precision = check_precision_options(bf16, precision, gpu_id, engine)
     if engine == "ray":
         from .ray import extract_to_folder
 
@@ -97,7 +99,7 @@ def extract(
                                     output_format=output_format or "jsonl", num_actors=num_actors or 1,
                                     batch_size=batch_size, gpus_per_actor=gpus_per_actor or 0,
                                     max_length=max_length, rows_per_shard=rows_per_shard or 10_000,
-                                    progress=progress)
+                                    progress=progress, precision=precision)
         if show:
             from .ray import read_output
 
@@ -110,7 +112,7 @@ def extract(
     if output_path != "-":
         check_output_path(output_path, input_path)
     records = read_inputs(input_path, input_format, max_length)
-    nlp = _load(model, gpu_id, bf16)
+    nlp = _load(model, gpu_id, precision=precision)
     # spaCy refuses texts over nlp.max_length (E088) and would stop the run: --max-length decides
     nlp.max_length = max_length
     done, keep = [], 0
@@ -213,28 +215,48 @@ def check_bf16(bf16: bool, gpu_id: int = -1, engine: str = "spacy") -> None:
                          "[nlp.after_pipeline_creation] (spacy_triples.cpu_autocast.v1) before extracting.")
 
 
-def _load(model: str, gpu_id: int = -1, bf16: bool = False):
-    """spacy.load with a clear error for a path that is not a pipeline. ``bf16``: run its
-    transformer in bfloat16 on the CPU (``spacy_triples.cpu_autocast.v1``; warns where the pipeline
-    has no transformer or the CPU no bfloat16)."""
-    check_bf16(bf16, gpu_id)
+def check_precision_options(bf16: bool = False, precision: Optional[str] = None, gpu_id: int = -1,
+                            engine: str = "spacy") -> Optional[str]:
+    """The precision that --precision and its alias --bf16 ask for (None: the pipeline's own
+    setting), or a ValueError when they disagree or do not fit the other options."""
+    if precision is not None:
+        from .precision import check_precision
+
+        check_precision(precision, "--precision")
+    if bf16 and precision not in (None, "bf16"):
+        raise ValueError(f"--bf16 is an alias of --precision bf16 and conflicts with --precision {precision}: "
+                         "give one of them.")
+    precision = "bf16" if bf16 else precision
+    check_bf16(precision == "bf16", gpu_id)  # every engine: Ray's actors set it too
+    if precision == "int8" and gpu_id >= 0:
+        raise ValueError("--precision int8 is for the CPU; on a GPU, set mixed_precision = true in the "
+                         "transformer's config instead (or drop --gpu-id).")
+    return precision
+
+
+def _load(model: str, gpu_id: int = -1, bf16: bool = False, precision: Optional[str] = None):
+    """spacy.load with a clear error for a path that is not a pipeline. ``precision``: fp32, bf16,
+    int8 or auto on the CPU (``spacy_triples.set_precision``; warns where the pipeline has nothing
+    to change; None keeps the pipeline's own setting); ``bf16=True`` is ``precision="bf16"``."""
+    precision = check_precision_options(bf16, precision, gpu_id)
     if gpu_id >= 0:
         spacy.require_gpu(gpu_id)
     try:
         nlp = spacy.load(model)
     except OSError as err:
         raise ValueError(f"Cannot load the pipeline {model}: {err}") from err
-    if bf16:
-        from .precision import make_cpu_autocast
+    if precision is not None:
+        from .precision import set_precision
 
-        make_cpu_autocast()(nlp)
+        set_precision(nlp, precision, save=False)
     return nlp
 
 
 def evaluate(model: str, data_path: str, output_path: Optional[str] = None, gpu_id: int = -1,
-             bf16: bool = False) -> dict:
-    """Score a pipeline on a .spacy file: overall, per relation and per overlap class (``bf16``: its
-    transformer in bfloat16 on the CPU)."""
+             bf16: bool = False, precision: Optional[str] = None) -> dict:
+    """Score a pipeline on a .spacy file: overall, per relation and per overlap class (``precision``:
+    fp32, bf16, int8 or auto on the CPU, None for the pipeline's own setting; ``bf16``: an alias of
+    ``precision="bf16"``)."""
     from spacy.training import Corpus
 
     if output_path:
@@ -243,7 +265,7 @@ def evaluate(model: str, data_path: str, output_path: Optional[str] = None, gpu_
         check_output_path(output_path, data_path)
     if not Path(data_path).is_file():
         raise ValueError(f"Evaluation data {data_path} does not exist (make it with 'spacy-triples convert').")
-    nlp = _load(model, gpu_id, bf16)
+    nlp = _load(model, gpu_id, bf16, precision)
     # spaCy's own reader, so the examples (and scores) are those of `spacy train` and `spacy evaluate`:
     # pre-tokenized data keeps its tokens.
     examples = list(Corpus(data_path)(nlp))
@@ -323,6 +345,12 @@ def _gpus(text: str) -> float:
     return value
 
 
+PRECISION_CHOICES = ["fp32", "bf16", "int8", "auto"]  # spacy_triples.precision.PRECISIONS, without importing torch
+PRECISION_HELP = ("how the transformer computes on the CPU: fp32, bf16 (AVX512-BF16 or AMX), int8 (dynamic "
+                  "quantization of its Linear layers) or auto (the fastest the CPU runs natively); default: the "
+                  "pipeline's own setting, fp32 unless its config says otherwise (docs/precision.md)")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="spacy-triples", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -357,7 +385,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="longer documents get an error entry (also raises the pipeline's own nlp.max_length)")
     p.add_argument("--show", action="store_true", help="also print the triples readably on stderr")
     p.add_argument("--bf16", action="store_true", help="run the transformer in bfloat16 on the CPU: faster on a CPU "
-                   "with AVX512-BF16 or AMX (about 1.5x for MiniLM here), slower on others")
+                   "with AVX512-BF16 or AMX (about 1.5x for MiniLM here), slower on others (= --precision bf16)")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default=None, help=PRECISION_HELP)
     p.add_argument("--resume", action="store_true", help="keep the documents an earlier run already wrote to OUTPUT and do the rest")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--engine", default="spacy", choices=["spacy", "ray"],
@@ -377,7 +406,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("data")
     p.add_argument("--output", help="also write the scores to this JSON file")
     p.add_argument("--gpu-id", type=_gpu_id, default=-1)
-    p.add_argument("--bf16", action="store_true", help="run the transformer in bfloat16 on the CPU")
+    p.add_argument("--bf16", action="store_true", help="run the transformer in bfloat16 on the CPU (= --precision bf16)")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default=None, help=PRECISION_HELP)
     p = sub.add_parser("init-vectors", help="write static vectors from MiniLM's input embeddings")
     p.add_argument("output")
     p.add_argument("--lang", default="en")
@@ -393,6 +423,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--as", dest="as_", choices=["auto", "predictions", "annotations"], default="auto",
                    help="labelstudio: put the triples under 'predictions' (pre-annotation, with scores) or "
                    "'annotations' (default: predictions for extract JSONL, annotations for .spacy)")
+    p = sub.add_parser("graph", help="build or update a knowledge graph (an Oxigraph store) from a .spacy file or "
+                       "extract JSONL; needs pip install 'spacy-triples[graph]'")
+    p.add_argument("input", help=".spacy file (gold or predicted doc._.triples) or the JSONL written by 'extract'")
+    p.add_argument("store", help="the store's folder (created when new; a second input adds only what is new)")
+    p.add_argument("--aliases", help="alias table: CSV (alias,id[,type]) or JSONL ({\"alias\", \"id\", \"type\"}); "
+                   "its ids (e.g. Wikidata QIDs) name entities before the normalised text does")
+    p.add_argument("--min-score", type=float, default=0.0, help="skip (and count) triples scored below this")
+    p.add_argument("--schema", help="relation schema (as in the pipe's schema): skip (and count) other triples")
+    p.add_argument("--namespace", default="http://example.org/triples/", help="base IRI of the graph's terms")
+    p.add_argument("--strip-accents", action="store_true", help="also strip accents from entity keys (Café = Cafe)")
+    p.add_argument("--pipeline", default="unknown", help="NAME[@VERSION] of the pipeline for evidence whose input "
+                   "does not say (doc.user_data / record 'pipeline')")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser("graph-query", help="run a SPARQL 1.1 query on a store built by 'graph'")
+    p.add_argument("store")
+    p.add_argument("sparql", help="the query; prefixes t:, rel:, ent:, rdf:, rdfs:, xsd: are declared")
+    p.add_argument("--format", default="table", choices=["table", "json", "csv"])
     p = sub.add_parser("render", help="write an HTML page showing the triples of TEXT or of --input")
     p.add_argument("model")
     p.add_argument("text", nargs="?", help="a text to analyse (or use --input)")
@@ -407,8 +454,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="one threshold for every relation (less fitted to a small dev set than one per relation)")
     p.add_argument("--output", help="where to save the tuned pipeline (default: overwrite MODEL)")
     p.add_argument("--component", default="triple_extractor")
-    p = sub.add_parser("serve", help="serve a pipeline over HTTP (POST /extract, GET /health, a page at /); "
-                       "needs pip install 'spacy-triples[serve]'")
+    p = sub.add_parser("serve", help="serve a pipeline over HTTP (POST /extract, GET /health, /ready, /metrics, a "
+                       "page at /; docs/serving.md); needs pip install 'spacy-triples[serve]'")
     p.add_argument("model")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=8000)
@@ -416,6 +463,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--max-texts", type=int, default=64, help="most texts in one request (413 above)")
     p.add_argument("--batch-size", type=int, default=32, help="texts gathered from concurrent requests into one nlp.pipe call")
     p.add_argument("--batch-wait-ms", type=float, default=5.0, help="how long a batch waits for more requests")
+    p.add_argument("--max-queue", type=int, default=None, help="most texts waiting for the worker; a request that "
+                   "does not fit gets 503 with Retry-After (default: 4 x --batch-size, at least --max-texts)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds until a request gets 504; its queued work is "
+                   "then skipped (default: 30)")
+    p.add_argument("--max-body-bytes", type=int, default=None, help="largest request body, checked before it is read "
+                   "(413 above; default: 6 x --max-length x --max-texts + 64 KiB)")
+    p.add_argument("--api-key-file", default=None, help="file holding an API key that every endpoint but /health and "
+                   "/ready then asks for (Authorization: Bearer KEY or X-API-Key: KEY; 401 without); default: the "
+                   "environment variable SPACY_TRIPLES_API_KEY, if set")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN", help="an origin allowed to call "
+                   "the API from a browser (repeat for several); no CORS headers without it")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default=None, help=PRECISION_HELP)
     p.add_argument("--gpu-id", type=int, default=-1)
     args = parser.parse_args(argv)
     try:
@@ -444,16 +503,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                               args.input_format, args.max_length, args.show, progress=not args.quiet,
                               resume=args.resume, engine=args.engine, num_actors=args.num_actors,
                               gpus_per_actor=args.gpus_per_actor, output_format=args.output_format,
-                              rows_per_shard=args.rows_per_shard, bf16=args.bf16)
+                              rows_per_shard=args.rows_per_shard, bf16=args.bf16, precision=args.precision)
             print(summary.line(), file=sys.stderr)
         elif args.command == "evaluate":
-            print(format_scores(evaluate(args.model, args.data, args.output, args.gpu_id, args.bf16)))
+            print(format_scores(evaluate(args.model, args.data, args.output, args.gpu_id, args.bf16, args.precision)))
         elif args.command == "export":
             from .export import export
 
             n = export(args.input, args.output, args.format, args.namespace, not args.no_provenance,
                        args.lang, None if args.as_ == "auto" else args.as_ == "predictions")
             print(f"{n} triples exported to {args.output}", file=sys.stderr)
+        elif args.command in ("graph", "graph-query"):
+            from .graph.cli import run_graph_command
+
+            run_graph_command(args)
         elif args.command == "render":
             from itertools import islice
 
@@ -477,13 +540,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "tune-thresholds":
             from spacy.training import Corpus
 
+            from .safe_io import write_pipeline
             from .thresholds import tune_thresholds
 
             if not Path(args.dev).is_file():
                 raise ValueError(f"Dev data {args.dev} does not exist.")
             nlp = _load(args.model)
             result = tune_thresholds(nlp, Corpus(args.dev)(nlp), args.component, per_relation=not args.global_threshold)
-            nlp.to_disk(args.output or args.model)
+            write_pipeline(nlp, args.output or args.model)  # whole, or the earlier folder left as it was
             for rel, t in sorted(result["thresholds"].items()):
                 print(f"{rel:30} {t:.2f}")
             if args.global_threshold:
@@ -498,7 +562,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             if not Path(args.model).exists() and not spacy.util.is_package(args.model):
                 raise ValueError(f"Model {args.model} is neither a folder nor an installed pipeline package.")
             serve(args.model, args.host, args.port, args.max_length, args.max_texts, args.batch_size,
-                  args.batch_wait_ms / 1000, args.gpu_id)
+                  args.batch_wait_ms / 1000, args.gpu_id, max_queue=args.max_queue, timeout=args.timeout,
+                  max_body_bytes=args.max_body_bytes, api_key_file=args.api_key_file, cors_origins=args.cors_origin,
+                  precision=args.precision)
         elif args.command == "init-vectors":
             from .vectors import init_vectors
 

@@ -25,7 +25,7 @@ import unicodedata
 from pathlib import Path
 from typing import Dict, Iterable, Iterator
 
-from .safe_io import atomic_open, atomic_path, check_output_path
+from .safe_io import READ_ENCODING, atomic_open, atomic_path, check_output_path, numbered_lines
 
 FIELDS = [
     "doc_id", "subject", "subject_label", "subject_start", "subject_end", "relation",
@@ -58,7 +58,7 @@ def read_triples(path: str) -> Iterator[Dict]:
                 yield _flat(doc_id, t.to_dict())
         return
     with path_.open("rb") as handle:
-        for n, raw in enumerate(handle, 1):
+        for n, raw in numbered_lines(handle):  # a byte-order mark at the start dropped
             where = f"{path}, line {n}"
             try:
                 line = raw.decode("utf8")
@@ -339,7 +339,7 @@ def read_documents(path: str, summary: AnnotationExport) -> Iterator[Dict]:
             yield {"id": doc.user_data.get("source", n), "text": doc.text, "doc": doc,
                    "triples": [t.to_dict() for t in doc._.triples]}
         return
-    with path_.open(encoding="utf8") as handle:
+    with path_.open(encoding=READ_ENCODING) as handle:  # a byte-order mark at the start dropped
         for n, line in enumerate(handle, 1):
             if not line.strip():
                 continue

@@ -9,15 +9,23 @@ record per input document, in input order::
 A record that cannot be processed (invalid UTF-8, a lone surrogate, malformed JSON, no text, longer
 than ``max_length``, a file of a folder that cannot be read) gets ``"error": "..."`` and no triples;
 its ``id`` is the record's own (the line number for text lines, ``null`` when a JSONL line does not
-parse) and ``"line"`` gives its line in the input. An empty document gets ``"warning"``. Nothing stops
-the run, and everything written so far stays written.
+parse) and ``"line"`` gives its line in the input. A document on which the pipeline raises gets
+``"error"`` too (the exception's type and message): its batch is run again one document at a time,
+so only that document fails. An empty document gets ``"warning"``. Nothing stops the run, and
+everything written so far stays written.
+
+A UTF-8 byte-order mark at the start of a file (or of stdin) is not part of the text: it is dropped,
+and character offsets count from the character after it.
 """
 import json
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
+from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from .safe_io import numbered_lines, strip_bom
 
 
 @dataclass
@@ -71,8 +79,9 @@ def _unencodable(text: str, where: str) -> Optional[str]:
 
 
 def iter_lines(handle: IO[bytes]) -> Iterator[Tuple[int, bytes]]:
-    """(line number from 1, line without its end) of a binary input; lines end at b"\\n" only."""
-    for n, raw in enumerate(handle, 1):
+    """(line number from 1, line without its end) of a binary input; lines end at b"\\n" only. A
+    byte-order mark at the start of the input is dropped."""
+    for n, raw in numbered_lines(handle):
         yield n, raw.rstrip(b"\r\n")
 
 
@@ -179,8 +188,9 @@ def record_from_object(data: Any, where: str, default_id: Any, line: Optional[in
 
 
 def parse_file(name: str, raw: bytes) -> InputRecord:
-    """The record of one file of a folder input: the whole file is one document, ``name`` its id."""
-    text, error = _decode(raw, name)
+    """The record of one file of a folder input: the whole file is one document, ``name`` its id
+    (a byte-order mark at its start dropped)."""
+    text, error = _decode(strip_bom(raw), name)
     return InputRecord(id=name, text=text or "", error=error)
 
 
@@ -259,19 +269,18 @@ def extract_to_jsonl(nlp, records: Iterator[InputRecord], out: IO[str], batch_si
     summary = ExtractSummary()
     start = time.perf_counter()
 
-    def texts():
+    def counted():
         for record in records:
             summary.read += 1
-            # records with an error still pass through (as empty text) so the output keeps input order
-            yield ("" if record.error else record.text), record
+            yield record
 
-    stream = nlp.pipe(texts(), as_tuples=True, batch_size=batch_size, n_process=n_process)
+    stream = pipe_records(nlp, counted(), batch_size, n_process)
     if progress:
         from tqdm import tqdm
 
         stream = tqdm(stream, unit=" docs", file=sys.stderr, desc="extract")
     try:
-        for doc, record in stream:
+        for record, doc in stream:
             result = output_record(record, doc)
             if record.error:
                 summary.failed += 1
@@ -283,6 +292,63 @@ def extract_to_jsonl(nlp, records: Iterator[InputRecord], out: IO[str], batch_si
         out.flush()
         summary.seconds = time.perf_counter() - start
     return summary
+
+
+def pipe_records(nlp, records: Iterable[InputRecord], batch_size: int = 64,
+                 n_process: int = 1) -> Iterator[Tuple[InputRecord, Any]]:
+    """(record, Doc) for every record, in input order, through ``nlp.pipe``; the Doc is None for an
+    error record. Records with an error pass through the pipeline as empty texts, so that the order
+    is kept with several processes too.
+
+    When ``nlp.pipe`` raises, the records it had taken and not given back (the failing batch, and
+    with ``n_process`` > 1 the batches sent ahead) are run again in this process one document at a
+    time: a document that raises again becomes an error record naming the exception (``record.error``
+    is set), the others get their Doc, and ``nlp.pipe`` starts again on the rest of the input. An
+    exception raised while reading the input is not the pipeline's: it propagates.
+    """
+    source = iter(records)
+    pending: Deque[InputRecord] = deque()  # taken by nlp.pipe, not given back yet
+    input_failed: List[BaseException] = []
+
+    def feed():
+        while True:
+            try:
+                record = next(source)
+            except StopIteration:
+                return
+            except BaseException as err:
+                input_failed.append(err)
+                raise
+            pending.append(record)
+            yield ("" if record.error else record.text), record
+
+    while True:
+        try:
+            for doc, record in nlp.pipe(feed(), as_tuples=True, batch_size=batch_size, n_process=n_process):
+                pending.popleft()
+                yield record, (None if record.error else doc)
+            return
+        except Exception:
+            if input_failed or not pending:
+                raise  # reading the input failed, or the pipeline fails before any document
+            retry = list(pending)
+            pending.clear()
+        for record in retry:
+            yield record, run_alone(nlp, record)
+
+
+def run_alone(nlp, record: InputRecord):
+    """The Doc of one record processed on its own; None for an error record. When the pipeline
+    raises on it, the record becomes an error record that names the exception."""
+    if record.error:
+        return None
+    try:
+        return next(iter(nlp.pipe([record.text], batch_size=1)))
+    except Exception as err:
+        message = str(err).strip() or "(no message)"
+        record.error = (f"document {record.id}: the pipeline raised {type(err).__name__}: {message} "
+                        "(this document is skipped; the other documents of its batch were processed)")
+        return None
 
 
 def output_record(record: InputRecord, doc) -> Dict[str, Any]:

@@ -1,26 +1,114 @@
-"""``spacy_triples.cpu_autocast.v1``: run the transformer in bfloat16 on the CPU.
+"""Inference precision of a pipeline on the CPU: float32, bfloat16 autocast or int8.
 
-spacy-transformers' ``mixed_precision`` is CUDA's autocast only; on a CPU the transformer always
-computes in float32. CPUs with native bfloat16 arithmetic (AVX512-BF16 or AMX: recent Xeon and
-EPYC parts) multiply bfloat16 matrices faster than float32 ones. This callback, placed under
-``[nlp.after_pipeline_creation]``, makes every Hugging Face transformer in the pipeline run its
-forward pass under ``torch.autocast("cpu", dtype=torch.bfloat16)`` and hand float32 outputs back,
-so the listeners, the heads, the weights and the optimizer stay in float32 (autocast casts a copy
-of each weight per operation; gradients reach the float32 weights). A transformer on a GPU is left
-alone (use ``mixed_precision`` there). Because the callback is part of the pipeline's config, a
-pipeline trained with it also predicts with it after ``spacy.load``.
+``set_precision(nlp, precision)`` and the ``[nlp.after_pipeline_creation]`` callback
+``spacy_triples.precision.v1`` (a pipeline's config setting, so ``spacy.load`` applies it) choose
+how the pipeline's Hugging Face transformer (spacy-transformers' ``HFShim``) computes on the CPU:
 
-Whether it pays depends on the CPU: measure with ``benchmarks/cpu_autocast.py`` (README,
-Benchmarks). Where the CPU lacks native bfloat16, torch emulates it and it is slower: the callback
-warns then.
+- ``fp32``: as PyTorch does by default.
+- ``bf16``: the forward pass under ``torch.autocast("cpu", dtype=torch.bfloat16)``
+  (``spacy_triples.cpu_autocast.v1``, below): bfloat16 matrix products where the CPU has them
+  (AVX512-BF16 or AMX), float32 outputs, weights and optimizer.
+- ``int8``: torch's dynamic quantization (``torch.ao.quantization.quantize_dynamic``, ``qint8``) of
+  the transformer's ``nn.Linear`` layers, with the quantized engine that is current
+  (``torch.backends.quantized.engine``, ``x86`` by default: fbgemm or oneDNN per shape). Only
+  prediction is quantized: the float32 module stays in the shim and is what training updates and
+  what ``to_disk`` saves, and an int8 copy (sharing every other weight) is made from it when the
+  pipeline loads or first predicts and again whenever its weights change. A saved pipeline
+  therefore holds float32 weights and is quantized on load; its config says ``int8``.
+- ``auto``: what the CPU runs natively, decided from its feature flags (``choose_precision``):
+  AMX or AVX512-BF16 -> bf16; AVX512-VNNI or AVX-VNNI without bfloat16 -> int8; else fp32. On a
+  GPU it leaves the pipeline alone (use the transformer's ``mixed_precision`` there).
+
+A transformer on a GPU is always left alone. A pipeline without a Hugging Face transformer (the CNN
+and DGCNN configs) stays float32 and a warning says so; ``set_precision(..., quantize_head=True)``
+can also quantize the triple_extractor's own PyTorch layers (the head's, and a DGCNN encoder's
+``nn.Linear``) of a loaded pipeline, for experiments (not saved in the config).
+
+The patched shims are subclasses built once per shim class and kept at module level (looked up
+by name through ``__getattr__``), so a patched pipeline still pickles, copies and works with
+``spacy_triples.torch_averages.v1``.
 """
+import contextlib
+import copy
 import warnings
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional
 
 import torch
 from spacy.language import Language
 
 AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+PRECISIONS = ("fp32", "bf16", "int8", "auto")
+CALLBACK = "spacy_triples.precision.v1"
+INT8_PREFIX = "Int8"
+AUTOCAST_PREFIX = "CPUAutocast"
+
+
+def check_precision(precision: Any, where: str = "precision") -> str:
+    """``precision`` if it is one of ``PRECISIONS``, else a ValueError that lists them."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"{where} must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
+    return precision
+
+
+# ---------------------------------------------------------------------------------------------
+# auto: a pure decision over the CPU's feature flags, and where the flags come from
+
+BF16_FLAGS = frozenset({"amx_bf16", "amx_tile", "avx512_bf16"})
+INT8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "avx512vnni", "avxvnni"})
+
+
+def choose_precision(flags: Iterable[str], int8_engine: bool = True) -> str:
+    """The precision ``auto`` picks on a CPU with the feature ``flags`` (``/proc/cpuinfo`` names,
+    any case): native bfloat16 (AMX or AVX512-BF16) -> ``"bf16"``; int8 dot products (AVX512-VNNI
+    or AVX-VNNI) without bfloat16 -> ``"int8"`` (only with ``int8_engine``, a quantized engine
+    torch can use); anything else -> ``"fp32"``: never a precision the CPU would emulate."""
+    flags = {f.lower() for f in flags}
+    if flags & BF16_FLAGS:
+        return "bf16"
+    if flags & INT8_FLAGS and int8_engine:
+        return "int8"
+    return "fp32"
+
+
+def cpu_flags(path: str = "/proc/cpuinfo") -> FrozenSet[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (Linux); an empty set where it cannot be read,
+    so ``auto`` falls back to fp32."""
+    try:
+        with open(path, encoding="utf8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def int8_engine_available() -> bool:
+    """Whether torch has eager dynamic quantization and an x86 quantized engine for int8 ``nn.Linear``."""
+    if not hasattr(getattr(torch.ao, "quantization", None), "quantize_dynamic"):
+        return False
+    return bool({"x86", "fbgemm", "onednn"} & set(torch.backends.quantized.supported_engines))
+
+
+def auto_precision() -> str:
+    """``choose_precision`` on this CPU (fp32 where torch reports no native bfloat16 after all)."""
+    choice = choose_precision(cpu_flags(), int8_engine_available())
+    if choice == "bf16" and not native_bfloat16():
+        return choose_precision(cpu_flags() - BF16_FLAGS, int8_engine_available())
+    return choice
+
+
+def native_bfloat16() -> bool:
+    """Whether torch reports native bfloat16 support on this CPU (False where it cannot tell)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# bf16: the shim runs its module under CPU autocast
 
 
 def _float32(value: Any) -> Any:
@@ -64,7 +152,7 @@ def _autocast_shim_class(base: type) -> type:
         # through the cast into the reduced-precision graph, and on to the float32 weights
         return _float32(output), backprop
 
-    name = f"CPUAutocast{base.__name__}"
+    name = f"{AUTOCAST_PREFIX}{base.__name__}"
     cls = type(name, (base,), {"predict": predict, "begin_update": begin_update, "__module__": __name__,
                                "__qualname__": name})
     _SHIM_CLASSES[base] = cls
@@ -72,7 +160,106 @@ def _autocast_shim_class(base: type) -> type:
     return cls
 
 
-_SHIM_CLASSES: dict = {}
+_SHIM_CLASSES: dict = {}  # base -> CPUAutocast subclass
+
+
+# ---------------------------------------------------------------------------------------------
+# int8: the shim predicts with a dynamically quantized copy of its module
+
+
+def _is_built(module: torch.nn.Module) -> bool:
+    return not any(torch.nn.parameter.is_lazy(p) for p in module.parameters())
+
+
+def quantize_linear(module: torch.nn.Module) -> torch.nn.Module:
+    """An int8 copy of ``module`` for prediction: every ``nn.Linear`` dynamically quantized
+    (``qint8`` weights, activations quantized per batch) with the current quantized engine; every
+    other parameter and buffer is shared with ``module``, not copied. ``module`` is unchanged."""
+    shared = {id(t): t for t in list(module.parameters()) + list(module.buffers())}
+    clone = copy.deepcopy(module, memo=shared)
+    with warnings.catch_warnings():
+        # torch >= 2.9 marks its eager quantization as deprecated in favour of torchao (whose CPU
+        # int8 path wants torch.compile); it still works, and the user has nothing to change
+        warnings.filterwarnings("ignore", message=".*torch.ao.quantization is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*quantized tensor creation functions", category=UserWarning)
+        holder = torch.nn.Sequential(clone)  # torch swaps children only: a bare Linear is a child too
+        torch.ao.quantization.quantize_dynamic(holder, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    return holder[0].eval()
+
+
+def _weights_key(module: torch.nn.Module) -> tuple:
+    """Changes whenever a weight of ``module`` is replaced or written in place by torch
+    (``load_state_dict``, ``copy_``: torch bumps a tensor's version on every in-place write). thinc's
+    optimizer writes through numpy and ``param.data =``, which torch does not see: the int8 shim
+    drops its copy in ``finish_update`` and ``use_params`` for that."""
+    return (id(module), torch.backends.quantized.engine,
+            tuple((id(p), p.data_ptr(), p._version) for p in module.parameters()))
+
+
+def quantized_module(shim: Any) -> Optional[torch.nn.Module]:
+    """The int8 copy of ``shim``'s module that prediction uses, made now if it is missing or stale;
+    None where there is nothing to quantize (a module not built yet, or one on a GPU)."""
+    module = shim._model
+    if not isinstance(module, torch.nn.Module) or not _on_cpu(module) or not _is_built(module):
+        return None
+    key = _weights_key(module)
+    cached = shim.__dict__.get("_int8_cache")
+    if cached is None or cached[0] != key:
+        cached = (key, quantize_linear(module))
+        shim._int8_cache = cached
+    return cached[1]
+
+
+def _int8_shim_class(base: type) -> type:
+    """A subclass of the shim class ``base`` that predicts with ``quantized_module(self)`` on the
+    CPU. Training (``begin_update``), ``to_bytes`` and everything else use the float32 module."""
+    if base in _INT8_CLASSES:
+        return _INT8_CLASSES[base]
+
+    def predict(self, inputs):
+        module = quantized_module(self)
+        if module is None:
+            return base.predict(self, inputs)
+        with torch.no_grad():
+            return module(*inputs.args, **inputs.kwargs)
+
+    def from_bytes(self, data):
+        result = base.from_bytes(self, data)
+        self.__dict__.pop("_int8_cache", None)
+        quantized_module(self)  # quantize on load: the first call is not the slow one
+        return result
+
+    def finish_update(self, optimizer):  # new weights: quantized again before the next prediction
+        self.__dict__.pop("_int8_cache", None)
+        try:
+            return base.finish_update(self, optimizer)
+        finally:
+            self.__dict__.pop("_int8_cache", None)
+
+    @contextlib.contextmanager
+    def use_params(self, params):  # other weights for a while (the averages spacy train evaluates with)
+        self.__dict__.pop("_int8_cache", None)
+        try:
+            with base.use_params(self, params):
+                yield
+        finally:
+            self.__dict__.pop("_int8_cache", None)
+
+    def __getstate__(self):  # copies and pickles leave the int8 copy behind; it is rebuilt on use
+        state = dict(self.__dict__)
+        state.pop("_int8_cache", None)
+        return state
+
+    name = f"{INT8_PREFIX}{base.__name__}"
+    cls = type(name, (base,), {"predict": predict, "from_bytes": from_bytes, "finish_update": finish_update,
+                               "use_params": use_params, "__getstate__": __getstate__,
+                               "__module__": __name__, "__qualname__": name})
+    _INT8_CLASSES[base] = cls
+    globals()[name] = cls
+    return cls
+
+
+_INT8_CLASSES: dict = {}  # base -> Int8 subclass
 
 
 def known_shim_classes() -> List[type]:
@@ -90,23 +277,68 @@ def known_shim_classes() -> List[type]:
 
 def __getattr__(name: str) -> type:
     """Unpickling a patched shim in a fresh process looks its class up here by name."""
-    if name.startswith("CPUAutocast"):
-        for base in known_shim_classes():
-            if name == f"CPUAutocast{base.__name__}":
-                return _autocast_shim_class(base)
+    for prefix, make in ((AUTOCAST_PREFIX, _autocast_shim_class), (INT8_PREFIX, _int8_shim_class)):
+        if name.startswith(prefix):
+            for base in known_shim_classes():
+                if name == f"{prefix}{base.__name__}":
+                    return make(base)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# switching a shim between precisions
+
+
+def _averages_classes() -> Dict[type, type]:
+    from . import averages
+
+    return averages._SHIM_CLASSES
+
+
+def _plain_base(cls: type) -> type:
+    """The shim class under any precision or ``torch_averages`` subclass of it."""
+    patched = set(_SHIM_CLASSES.values()) | set(_INT8_CLASSES.values()) | set(_averages_classes().values())
+    for klass in cls.__mro__:
+        if klass not in patched:
+            return klass
+    return cls  # pragma: no cover  (object is never patched)
+
+
+def _set_shim_precision(shim: Any, precision: str, dtype: torch.dtype = torch.bfloat16) -> Any:
+    """Make ``shim`` compute in ``precision`` (fp32, bf16 or int8) when on the CPU; keeps a
+    ``torch_averages`` patch it has. Idempotent; the module and its weights do not change."""
+    from . import averages
+
+    averaged = type(shim) in set(_averages_classes().values())
+    base = _plain_base(type(shim))
+    if precision == "bf16":
+        cls = _autocast_shim_class(base)
+    elif precision == "int8":
+        cls = _int8_shim_class(base)
+    else:
+        cls = base
+    shim.__class__ = averages._averages_shim_class(cls) if averaged else cls
+    shim.__dict__.pop("_int8_cache", None)
+    if precision == "bf16":
+        shim.autocast_dtype = dtype
+    else:
+        shim.__dict__.pop("autocast_dtype", None)
+    if precision == "int8":
+        quantized_module(shim)  # now, where the weights are there already
+    return shim
 
 
 def autocast_shim(shim: Any, dtype: torch.dtype) -> Any:
     """Make ``shim`` (a thinc ``PyTorchShim``, e.g. spacy-transformers' ``HFShim``) run its
     module under CPU autocast in ``dtype`` and return float32 outputs. Idempotent; only this shim
     changes (its module, weights and serialization do not). On a GPU it does nothing."""
-    base = type(shim)
-    if base in _SHIM_CLASSES.values():
-        base = base.__mro__[1]
-    shim.__class__ = _autocast_shim_class(base)
-    shim.autocast_dtype = dtype
-    return shim
+    return _set_shim_precision(shim, "bf16", dtype)
+
+
+def int8_shim(shim: Any) -> Any:
+    """Make ``shim`` predict with an int8 copy of its module's ``nn.Linear`` layers on the CPU
+    (``quantized_module``). Idempotent; training and serialization stay float32."""
+    return _set_shim_precision(shim, "int8")
 
 
 def _transformer_shims(nlp: Language, components: Optional[Iterable[str]]) -> List[Any]:
@@ -115,27 +347,128 @@ def _transformer_shims(nlp: Language, components: Optional[Iterable[str]]) -> Li
         from spacy_transformers.layers.hf_shim import HFShim
     except ImportError:  # spacy-transformers not installed: nothing to change
         return []
+    return _shims(nlp, components, lambda s: isinstance(s, HFShim))
+
+
+def _shims(nlp: Language, components: Optional[Iterable[str]], keep: Callable[[Any], bool]) -> List[Any]:
     names = set(nlp.component_names) if components is None else set(components)
     missing = sorted(names - set(nlp.component_names))
     if missing:
-        raise ValueError(f"spacy_triples.cpu_autocast.v1: no component named {missing} in the pipeline "
-                         f"(components: {nlp.component_names}). Fix `components` or leave it out.")
-    shims = []
+        raise ValueError(f"no component named {missing} in the pipeline (components: {nlp.component_names}). "
+                         "Fix `components` or leave it out.")
+    shims: List[Any] = []
     for name in nlp.component_names:
         model = getattr(nlp.get_pipe(name), "model", None)
         if name not in names or model is None or not hasattr(model, "walk"):
             continue
         for node in model.walk():
-            shims.extend(s for s in node.shims if isinstance(s, HFShim) and s not in shims)
+            shims.extend(s for s in node.shims if keep(s) and s not in shims)
     return shims
 
 
-def native_bfloat16() -> bool:
-    """Whether torch reports native bfloat16 support on this CPU (False where it cannot tell)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+def _head_shims(nlp: Language) -> List[Any]:
+    """The PyTorch shims of the triple_extractor components that are not a Hugging Face transformer
+    (the head's module, and a DGCNN encoder's)."""
+    from thinc.api import PyTorchShim
+
+    hf = set(map(id, _transformer_shims(nlp, None)))
+    names = [name for name in nlp.component_names
+             if getattr(nlp.get_pipe_meta(name), "factory", None) == "triple_extractor"]
+    return _shims(nlp, names, lambda s: isinstance(s, PyTorchShim) and id(s) not in hf)
+
+
+def _on_gpu() -> bool:
+    from thinc.api import get_current_ops
+
+    return getattr(get_current_ops(), "device_type", "cpu") != "cpu"
+
+
+# ---------------------------------------------------------------------------------------------
+# the public switch and the config callback
+
+
+def set_precision(nlp: Language, precision: str, *, quantize_head: bool = False, save: bool = True) -> str:
+    """Make ``nlp`` predict in ``precision`` (``"fp32"``, ``"bf16"``, ``"int8"`` or ``"auto"``) on
+    the CPU, and return the precision it now runs in (``auto`` resolved; ``"fp32"`` where nothing
+    could change, with a warning saying why). Calling it again switches; ``"fp32"`` undoes it.
+
+    ``quantize_head`` (int8 only, for experiments): also quantize the triple_extractor's own PyTorch
+    layers as they are now (the head's, and a DGCNN encoder's ``nn.Linear``). The head is built when
+    its weights load, after the config's callbacks ran, so this part is not saved: call
+    ``set_precision`` again after ``spacy.load`` (a warning says so when ``save`` is on).
+    ``save``: record the setting in ``nlp.config`` (``[nlp.after_pipeline_creation]``,
+    ``spacy_triples.precision.v1``), so that ``nlp.to_disk`` and ``spacy.load`` keep it; ``auto``
+    is saved as ``auto`` and decided again on the machine that loads the pipeline."""
+    requested = check_precision(precision)
+    if not isinstance(quantize_head, bool):
+        raise ValueError(f"quantize_head must be true or false, got {quantize_head!r}.")
+    applied = _apply(nlp, requested, quantize_head)
+    if save:
+        _record(nlp, requested)
+        if quantize_head and applied == "int8":
+            warnings.warn("set_precision: quantize_head is not saved with the pipeline (its head is built as its "
+                          "weights load); after spacy.load, call set_precision(nlp, 'int8', quantize_head=True) "
+                          "again.", stacklevel=2)
+    return applied
+
+
+def _apply(nlp: Language, precision: str, quantize_head: bool) -> str:
+    transformer = _transformer_shims(nlp, None)
+    head = _head_shims(nlp)
+    if precision == "auto":
+        precision = "fp32" if _on_gpu() or not (transformer or quantize_head) else auto_precision()
+    for shim in transformer + head:  # undo an earlier setting first
+        _set_shim_precision(shim, "fp32")
+    if precision == "fp32":
+        return "fp32"
+    if precision == "bf16":
+        if not transformer:
+            warnings.warn("precision bf16: the pipeline has no Hugging Face transformer (spacy-transformers), "
+                          "so it stays float32. bf16 speeds up transformer pipelines only.", stacklevel=3)
+            return "fp32"
+        if not native_bfloat16():
+            warnings.warn("precision bf16: this CPU has no native bfloat16 arithmetic (AVX512-BF16 or AMX); "
+                          "torch emulates it, which is usually slower than float32. Use fp32 or int8.", stacklevel=3)
+        for shim in transformer:
+            _set_shim_precision(shim, "bf16")
+        return "bf16"
+    targets = transformer + (head if quantize_head else [])
+    if not targets:
+        warnings.warn("precision int8: the pipeline has no Hugging Face transformer (spacy-transformers), "
+                      "so nothing is quantized and it stays float32 (set_precision(nlp, 'int8', quantize_head=True) "
+                      "quantizes the triple_extractor's own PyTorch layers of a loaded pipeline).", stacklevel=3)
+        return "fp32"
+    if not int8_engine_available():
+        warnings.warn(f"precision int8: torch has no x86 quantized engine here (supported: "
+                      f"{torch.backends.quantized.supported_engines}), so it stays float32.", stacklevel=3)
+        return "fp32"
+    for shim in targets:
+        _set_shim_precision(shim, "int8")
+    return "int8"
+
+
+def _record(nlp: Language, precision: str) -> None:
+    current = nlp.config["nlp"].get("after_pipeline_creation")
+    name = current.get("@callbacks") if isinstance(current, dict) else None
+    if current is not None and name not in (CALLBACK, "spacy_triples.cpu_autocast.v1"):
+        warnings.warn(f"set_precision: [nlp.after_pipeline_creation] already holds {name or current!r}, which "
+                      f"is kept, so the saved pipeline loads without the precision setting. Put "
+                      f"{CALLBACK} there yourself if you need both.", stacklevel=3)
+        return
+    nlp.config["nlp"]["after_pipeline_creation"] = {"@callbacks": CALLBACK, "precision": precision}
+
+
+def make_precision(precision: str = "fp32") -> Callable[[Language], Language]:
+    """Registered as ``spacy_triples.precision.v1``, for ``[nlp.after_pipeline_creation]``: the
+    pipeline's transformer predicts in ``precision`` (``fp32``, ``bf16``, ``int8`` or ``auto``; see
+    ``set_precision``). The weights load after this runs; int8 quantizes as they load."""
+    check_precision(precision, f"{CALLBACK}: precision")
+
+    def after_pipeline_creation(nlp: Language) -> Language:
+        _apply(nlp, precision, False)
+        return nlp
+
+    return after_pipeline_creation
 
 
 def make_cpu_autocast(enabled: bool = True, dtype: str = "bfloat16",
@@ -143,7 +476,8 @@ def make_cpu_autocast(enabled: bool = True, dtype: str = "bfloat16",
     """Registered as ``spacy_triples.cpu_autocast.v1``, for ``[nlp.after_pipeline_creation]``:
     run the transformer components (``components``, default all) under CPU autocast in ``dtype``
     (``"bfloat16"``; ``"float16"`` needs a CPU with float16 arithmetic). ``enabled = false`` leaves
-    the pipeline as it is, so a config can carry the switch."""
+    the pipeline as it is, so a config can carry the switch. ``spacy_triples.precision.v1`` with
+    ``precision = "bf16"`` does the same for all transformers and also offers int8 and auto."""
     if not isinstance(enabled, bool):
         raise ValueError(f"spacy_triples.cpu_autocast.v1: enabled must be true or false, got {enabled!r}.")
     if dtype not in AUTOCAST_DTYPES:
@@ -155,7 +489,10 @@ def make_cpu_autocast(enabled: bool = True, dtype: str = "bfloat16",
     def after_pipeline_creation(nlp: Language) -> Language:
         if not enabled:
             return nlp
-        shims = _transformer_shims(nlp, components)
+        try:
+            shims = _transformer_shims(nlp, components)
+        except ValueError as err:
+            raise ValueError(f"spacy_triples.cpu_autocast.v1: {err}") from None
         if not shims:
             warnings.warn("spacy_triples.cpu_autocast.v1: the pipeline has no Hugging Face transformer "
                           "(spacy-transformers), so nothing runs in reduced precision.")

@@ -43,7 +43,8 @@ from ray.data.block import Block
 from ray.data.datasource import Datasink, FileBasedDatasource
 
 from .extract import (ExtractSummary, InputRecord, check_positive, check_record, dump_record, output_record,
-                      iter_lines, parse_file, parse_jsonl_line, parse_text_line, record_from_object)
+                      iter_lines, parse_file, parse_jsonl_line, parse_text_line, pipe_records, record_from_object)
+from .safe_io import strip_bom
 
 # columns of the records read by read_records (reserved names: a Dataset of your own has `text`, ...)
 SEQ, INPUT = "_seq", "_input"
@@ -379,20 +380,25 @@ class TripleExtractorActor:
     of input records into output records (columns of OUTPUT_SCHEMA)."""
 
     def __init__(self, model: str, batch_size: int, max_length: int, use_gpu: bool,
-                 order_column: Optional[str] = None):
+                 order_column: Optional[str] = None, precision: Optional[str] = None):
         import spacy
 
         if use_gpu:
             spacy.require_gpu()
         self.nlp = spacy.load(model)
+        if precision is not None:  # fp32, bf16, int8 or auto, decided on the actor's own CPU
+            from .precision import set_precision
+
+            set_precision(self.nlp, precision, save=False)
         self.nlp.max_length = max_length
         self.batch_size, self.max_length, self.order_column = batch_size, max_length, order_column
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         seqs, records = records_of_batch(batch, self.max_length, self.order_column)
-        texts = ("" if r.error else r.text for r in records)  # error records pass through, in order
         lines, failed, n_triples = [], [], []
-        for record, doc in zip(records, self.nlp.pipe(texts, batch_size=self.batch_size)):
+        # error records pass through, in order; a document the pipeline raises on becomes an error
+        # record and the rest of its batch is processed (as in extract)
+        for record, doc in pipe_records(self.nlp, records, self.batch_size):
             result = output_record(record, doc)
             lines.append(dump_record(result))
             failed.append(bool(record.error))
@@ -409,7 +415,7 @@ def check_options(num_actors: int, batch_size: int, gpus_per_actor: float, max_l
 
 def extract_dataset(ds: "ray.data.Dataset", model: str, *, num_actors: int = 1, batch_size: int = 64,
                     gpus_per_actor: float = 0, max_length: int = 1_000_000,
-                    order_column: Optional[str] = None) -> "ray.data.Dataset":
+                    order_column: Optional[str] = None, precision: Optional[str] = None) -> "ray.data.Dataset":
     """The output records of ``ds``, one row per input row, computed by ``num_actors`` actors.
 
     ``ds``: from ``read_records``, or a Dataset of your own with a ``text`` column, an optional
@@ -429,7 +435,8 @@ def extract_dataset(ds: "ray.data.Dataset", model: str, *, num_actors: int = 1, 
     out = ds.map_batches(
         TripleExtractorActor,
         fn_constructor_kwargs={"model": str(model), "batch_size": batch_size, "max_length": max_length,
-                               "use_gpu": gpus_per_actor > 0, "order_column": order_column},
+                               "use_gpu": gpus_per_actor > 0, "order_column": order_column,
+                               "precision": precision},
         batch_size=batch_size,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=num_actors),
@@ -510,7 +517,7 @@ def read_output(folder: str) -> Iterator[Dict[str, Any]]:
                     yield record_of_parquet_row(row)
         else:
             with fs.open_input_stream(name) as f:
-                for line in f.read().decode("utf8").split("\n"):
+                for line in strip_bom(f.read()).decode("utf8").split("\n"):
                     if line:
                         yield json.loads(line)
 
@@ -567,11 +574,13 @@ def _check_resources(num_actors: int, gpus_per_actor: float, joined: bool) -> No
 def extract_to_folder(model: str, input_path: str, output: str, *, input_format: str = "auto",
                       output_format: str = "jsonl", num_actors: int = 1, batch_size: int = 64,
                       gpus_per_actor: float = 0, max_length: int = 1_000_000, rows_per_shard: int = 10_000,
-                      progress: bool = False, num_cpus: Optional[int] = None) -> ExtractSummary:
+                      progress: bool = False, num_cpus: Optional[int] = None,
+                      precision: Optional[str] = None) -> ExtractSummary:
     """``extract`` on Ray: read INPUT, extract with ``num_actors`` actors, write shards to OUTPUT.
 
     Everything is checked before anything is written (options, the output folder, the input and the
-    model, loaded once here). Returns the summary; ValueError when the written records do not account
+    model, loaded once here). ``precision``: fp32, bf16, int8 or auto, set in every actor
+    (``spacy_triples.set_precision``; None keeps the pipeline's own setting). Returns the summary; ValueError when the written records do not account
     for every input record (the shards stay, for inspection)."""
     check_options(num_actors, batch_size, gpus_per_actor, max_length)
     check_positive(rows_per_shard=rows_per_shard)
@@ -581,7 +590,7 @@ def extract_to_folder(model: str, input_path: str, output: str, *, input_format:
     files = resolve_input(input_path, input_format)[1]  # fails early: missing input, mixed folder
     from .cli import _load
 
-    _load(model)  # a path that is not a pipeline fails here, not in every actor
+    _load(model, precision=precision)  # a path that is not a pipeline (or a precision it refuses) fails here, once
     joined = bool(os.environ.get("RAY_ADDRESS"))
     started = init_ray(num_cpus, quiet=not progress)
     try:
@@ -591,7 +600,7 @@ def extract_to_folder(model: str, input_path: str, output: str, *, input_format:
         start = time.perf_counter()
         ds = read_records(input_path, input_format, max_length, concurrency=max(2, num_actors))
         out = extract_dataset(ds, model, num_actors=num_actors, batch_size=batch_size,
-                              gpus_per_actor=gpus_per_actor, max_length=max_length)
+                              gpus_per_actor=gpus_per_actor, max_length=max_length, precision=precision)
         sink = ShardDatasink(output, output_format, rows_per_shard)
         # write tasks ask for no CPU either (see read_records)
         out.write_datasink(sink, ray_remote_args={"num_cpus": 0})

@@ -9,7 +9,7 @@ from .augment import create_entity_swap_augmenter
 from .averages import make_torch_averages
 from .freeze import make_freeze_parameters
 from .layerwise import make_layerwise_adam
-from .precision import make_cpu_autocast
+from .precision import make_cpu_autocast, make_precision
 from .normalize import create_normalizing_tokenizer
 from .scorer import make_triple_scorer
 from .util import package_folder
@@ -23,6 +23,7 @@ registry.misc.register("spacy_triples.package_folder.v1", func=package_folder)
 registry.tokenizers.register("spacy_triples.normalizing_tokenizer.v1", func=create_normalizing_tokenizer)
 registry.callbacks.register("spacy_triples.malloc_trim.v1", func=make_malloc_trim)
 registry.callbacks.register("spacy_triples.cpu_autocast.v1", func=make_cpu_autocast)
+registry.callbacks.register("spacy_triples.precision.v1", func=make_precision)
 registry.callbacks.register("spacy_triples.torch_averages.v1", func=make_torch_averages)
 registry.callbacks.register("spacy_triples.freeze_parameters.v1", func=make_freeze_parameters)
 registry.optimizers.register("spacy_triples.LayerwiseAdam.v1", func=make_layerwise_adam)

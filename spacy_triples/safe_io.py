@@ -1,13 +1,42 @@
-"""Writing output files safely: through a temporary file in the same folder, renamed over the target
-only when complete (so a failed or interrupted command never leaves a partial file), and never over
-the command's own input."""
+"""Writing output files safely: through a temporary file (or folder) in the same folder, renamed over
+the target only when complete (so a failed or interrupted command never leaves a partial file), and
+never over the command's own input. Reading input files: a UTF-8 byte-order mark at the start of a file
+(Windows tools write one) is not part of the text, and every reader drops it here."""
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, Union
+from typing import IO, Iterable, Iterator, Tuple, Union
 
 PathLike = Union[str, Path]
+BOM = b"\xef\xbb\xbf"  # U+FEFF encoded as UTF-8
+# the encoding for a text-mode read: UTF-8, a byte-order mark at the start dropped
+READ_ENCODING = "utf-8-sig"
+
+
+def strip_bom(data: bytes) -> bytes:
+    """``data`` (a whole file, or its first line) without a leading UTF-8 byte-order mark."""
+    return data[len(BOM):] if data.startswith(BOM) else data
+
+
+def numbered_lines(handle: Iterable[bytes]) -> Iterator[Tuple[int, bytes]]:
+    """(line number from 1, line) of a binary input, the byte-order mark of line 1 dropped. Works on
+    any stream (stdin, a decompressing reader): nothing is read ahead and nothing seeks."""
+    for n, raw in enumerate(handle, 1):
+        if n == 1:
+            raw = strip_bom(raw)
+            if not raw:
+                return  # the input was only the mark: no line, as for an empty input
+        yield n, raw
+
+
+def skip_bom(handle: IO[bytes]) -> int:
+    """Move a seekable binary file past its byte-order mark, if any; returns the position of the
+    text's first byte (seek back there to read the text again)."""
+    start = len(BOM) if handle.read(len(BOM)) == BOM else 0
+    handle.seek(start)
+    return start
 
 
 def check_output_path(output: PathLike, *inputs: PathLike, what: str = "output") -> Path:
@@ -62,6 +91,43 @@ def atomic_open(path: PathLike, mode: str = "w", **kwargs):
     with atomic_path(path) as tmp:
         with open(tmp, mode, **kwargs) as handle:
             yield handle
+
+
+@contextlib.contextmanager
+def atomic_dir(path: PathLike) -> Iterator[Path]:
+    """Yield a new empty folder beside ``path``; on success it replaces ``path`` (a folder written by
+    an earlier run is moved aside, and removed once the new one is in place), on any error it is
+    removed and ``path`` is left as it was. For outputs that are folders (a saved pipeline)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"The output {path} is a file: give a folder path (the output is a pipeline folder).")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o777 & ~_umask())
+        if path.exists():
+            old = tmp.with_name(tmp.name[: -len(".tmp")] + ".old")  # unique as tmp is; not there yet
+            os.replace(path, old)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)  # put the earlier output back
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_pipeline(nlp, path: PathLike) -> None:
+    """``nlp.to_disk(path)`` through a temporary folder (see ``atomic_dir``): a failure while
+    writing leaves an earlier pipeline at ``path`` whole, and no partial folder."""
+    with atomic_dir(path) as tmp:
+        nlp.to_disk(tmp)
 
 
 def write_text(path: PathLike, text: str) -> None:

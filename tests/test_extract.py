@@ -3,12 +3,27 @@ import json
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 import spacy
+from spacy.language import Language
 
 from spacy_triples.cli import extract, main
 from spacy_triples import extract as extract_module
-from spacy_triples.extract import read_inputs
+from spacy_triples.extract import InputRecord, pipe_records, read_inputs
+
+OBAMA = "Barack Obama was born in Honolulu ."
+MICROSOFT = "Microsoft hired Satya Nadella in Redmond ."
+BOOM = "BOOM said Barack Obama in Honolulu ."
+
+
+@Language.component("triples_test_boom")
+def boom_component(doc):
+    """A component that fails on one chosen document (one whose text holds "BOOM")."""
+    if "BOOM" in doc.text:
+        raise RuntimeError(f"the test component refuses {doc.text!r}")
+    return doc
 
 
 
@@ -118,3 +133,91 @@ def test_inputs_are_streamed_not_loaded(tmp_path, monkeypatch):
 def test_missing_input_is_a_clear_error(model_dir, tmp_path, capsys):
     assert main(["extract", model_dir, str(tmp_path / "nope.txt"), str(tmp_path / "o.jsonl")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------- a failing document
+@pytest.fixture(scope="module")
+def boom_model_dir(trained_model_dir, tmp_path_factory):
+    """The trained pipeline with the BOOM component after the triple extractor."""
+    nlp = spacy.load(trained_model_dir)
+    nlp.add_pipe("triples_test_boom")
+    path = tmp_path_factory.mktemp("boom") / "model"
+    nlp.to_disk(path)
+    return str(path)
+
+
+def _boom_input(tmp_path):
+    src = tmp_path / "in.txt"
+    lines = [OBAMA, MICROSOFT, BOOM, OBAMA, "", "bad \udcff bytes", MICROSOFT, BOOM + " again", OBAMA]
+    src.write_bytes("\n".join(lines).encode("utf8", "surrogateescape") + b"\n")
+    return src, len(lines)
+
+
+def _without_scores(records):
+    scores = [t.pop("score") for r in records for t in r.get("triples", ())]
+    return records, scores
+
+
+def _check_isolated(records, reference):
+    """Only the BOOM documents failed, with the exception's type and message; every other record is the
+    reference's (scores to float rounding: the retried batch is run one document at a time)."""
+    assert [r["id"] for r in records] == [r["id"] for r in reference]
+    boom = [k for k, r in enumerate(reference) if "BOOM" in r["text"]]
+    assert boom == [2, 7]
+    for k in boom:
+        assert set(records[k]) == {"id", "text", "error", "line"} and records[k]["line"] == k + 1
+        assert records[k]["text"] == reference[k]["text"]
+        assert records[k]["error"].startswith(f"document {k + 1}: the pipeline raised RuntimeError: ")
+        assert "the test component refuses" in records[k]["error"]
+    rest = [r for k, r in enumerate(records) if k not in boom]
+    expected = [r for k, r in enumerate(reference) if k not in boom]
+    (rest, got), (expected, want) = _without_scores(rest), _without_scores(expected)
+    assert rest == expected and len(got) == len(want) and all(abs(a - b) < 1e-5 for a, b in zip(got, want))
+    assert reference[0]["triples"] and "error" in reference[5]  # the comparison covers triples and bad input
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 64])
+def test_a_failing_document_becomes_an_error_record(model_dir, boom_model_dir, tmp_path, batch_size):
+    src, n = _boom_input(tmp_path)
+    extract(model_dir, str(src), str(tmp_path / "ref.jsonl"), batch_size=batch_size, progress=False)
+    summary = extract(boom_model_dir, str(src), str(tmp_path / "out.jsonl"), batch_size=batch_size,
+                      progress=False)
+    _check_isolated(_records(tmp_path / "out.jsonl"), _records(tmp_path / "ref.jsonl"))
+    assert (summary.read, summary.written, summary.failed) == (n, n, 3)  # 2 BOOM + 1 invalid UTF-8
+
+
+def test_a_failing_document_with_two_processes(model_dir, boom_model_dir, tmp_path):
+    """n_process=2: the worker's failure reaches this process as spaCy's E871; the documents sent out
+    and not returned are run here one at a time, and the workers start again on the rest."""
+    src, n = _boom_input(tmp_path)
+    extract(model_dir, str(src), str(tmp_path / "ref.jsonl"), batch_size=2, progress=False)
+    # a new process that registers the BOOM component (forked workers inherit it)
+    code = "import sys, tests.test_extract; from spacy_triples.cli import main; sys.exit(main(sys.argv[1:]))"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "extract", boom_model_dir, str(src), str(tmp_path / "out.jsonl"), "--quiet",
+         "--n-process", "2", "--batch-size", "2"],
+        capture_output=True, text=True, cwd=Path(__file__).parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{n} documents read, {n} written, 3 failed" in result.stderr
+    _check_isolated(_records(tmp_path / "out.jsonl"), _records(tmp_path / "ref.jsonl"))
+
+
+def test_reading_errors_are_not_document_errors():
+    """An exception from the input is not the pipeline's: it stops the run (after what was done), and a
+    pipeline that fails on every document makes every record an error record, and ends."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("triples_test_boom")
+
+    def records():
+        yield InputRecord(id=1, text="fine")
+        raise OSError("the disk went away")
+
+    got = []
+    with pytest.raises(OSError, match="went away"):
+        for record, doc in pipe_records(nlp, records(), batch_size=4):
+            got.append((record.id, doc.text))
+    assert got == [(1, "fine")]
+    out = list(pipe_records(nlp, (InputRecord(id=k, text=f"BOOM {k}") for k in range(5)), batch_size=2))
+    assert [(r.id, doc) for r, doc in out] == [(k, None) for k in range(5)]
+    assert all("RuntimeError" in r.error for r, _ in out)

@@ -24,6 +24,27 @@ from spacy_triples.safe_io import check_output_folder  # noqa: E402
 OBAMA = "Barack Obama was born in Honolulu ."
 MICROSOFT = "Microsoft hired Satya Nadella in Redmond ."
 PARIS = "Paris is the capital and largest city of France ."
+BOOM = "BOOM said Barack Obama in Honolulu ."
+
+
+def _register_boom():
+    from spacy.language import Language
+
+    if not Language.has_factory("triples_test_boom_ray"):
+        @Language.component("triples_test_boom_ray")
+        def boom(doc):
+            """Fails on one chosen document (one whose text holds "BOOM")."""
+            if "BOOM" in doc.text:
+                raise RuntimeError(f"the test component refuses {doc.text!r}")
+            return doc
+
+
+_register_boom()  # also in Ray's workers, which import this module for BoomActor
+
+
+class BoomActor(sray.TripleExtractorActor):
+    """The engine's actor, from this module, so that a Ray worker registers the BOOM component
+    (by importing this module) before it loads the pipeline."""
 
 
 @pytest.fixture(scope="module")
@@ -392,6 +413,79 @@ def test_a_killed_actor_loses_nothing(model_dir, tmp_path, local_ray):
     assert _same(_concat(out), ref.read_bytes())  # one record per input, in order, the same triples
     summary = result["summary"]
     assert (summary.read, summary.written) == (n, n) and len(_shards(out)) > 1
+
+
+@pytest.fixture(scope="module")
+def boom_model_dir(trained_model_dir, tmp_path_factory):
+    import spacy
+
+    nlp = spacy.load(trained_model_dir)
+    nlp.add_pipe("triples_test_boom_ray")
+    path = tmp_path_factory.mktemp("boom") / "model"
+    nlp.to_disk(path)
+    return str(path)
+
+
+BOOM_LINES = [OBAMA, MICROSOFT, BOOM, PARIS, "", OBAMA, BOOM + " again", MICROSOFT]
+
+
+def _check_isolated(records, reference):
+    """Only the BOOM documents failed, with the exception's type and message; the others are the
+    reference's records (scores to float rounding)."""
+    assert len(records) == len(reference) == len(BOOM_LINES)
+    for k, (got, want) in enumerate(zip(records, reference)):
+        if "BOOM" in BOOM_LINES[k]:
+            assert set(got) == {"id", "text", "error", "line"} and got["text"] == BOOM_LINES[k]
+            assert got["error"].startswith(f"document {k + 1}: the pipeline raised RuntimeError: ")
+            assert "the test component refuses" in got["error"]
+        else:
+            assert _same(json.dumps(got).encode(), json.dumps(want).encode())
+    assert reference[0]["triples"]
+
+
+def test_the_actor_isolates_a_failing_document(model_dir, boom_model_dir):
+    """The actor's batch (what map_batches gives it) with a document the pipeline raises on: that one
+    becomes an error record, the rest of the batch is processed (no Ray needed to call the actor)."""
+    from spacy_triples.extract import parse_text_line
+
+    records = [(n, parse_text_line(n, text.encode())) for n, text in enumerate(BOOM_LINES, 1)]
+    batch = next(sray._blocks(records, 0, 1000))
+    results = []
+    for model in (model_dir, boom_model_dir):
+        table = sray.TripleExtractorActor(model, batch_size=3, max_length=1000, use_gpu=False)(batch)
+        assert table.schema == sray.OUTPUT_SCHEMA and table["seq"].to_pylist() == list(range(1, 9))
+        results.append(table)
+    reference, got = ([json.loads(line) for line in t["record"].to_pylist()] for t in results)
+    _check_isolated(got, reference)
+    assert results[1]["failed"].to_pylist() == ["BOOM" in line for line in BOOM_LINES]
+    assert results[1]["n_triples"].to_pylist() == [
+        0 if "BOOM" in line else n for line, n in zip(BOOM_LINES, results[0]["n_triples"].to_pylist())]
+
+
+def test_the_actor_sets_the_precision_it_is_given(model_dir):
+    """--precision reaches every Ray actor: the CNN pipeline has no transformer to quantize, so int8
+    warns and the records are those of float32."""
+    from spacy_triples.extract import parse_text_line
+
+    records = [(n, parse_text_line(n, text.encode())) for n, text in enumerate(BOOM_LINES, 1) if "BOOM" not in text]
+    batch = next(sray._blocks(records, 0, 1000))
+    plain = sray.TripleExtractorActor(model_dir, batch_size=3, max_length=1000, use_gpu=False)(batch)
+    with pytest.warns(UserWarning, match="precision int8: the pipeline has no Hugging Face transformer"):
+        actor = sray.TripleExtractorActor(model_dir, batch_size=3, max_length=1000, use_gpu=False, precision="int8")
+    assert actor(batch)["record"].to_pylist() == plain["record"].to_pylist()
+    with pytest.raises(ValueError, match="must be one of"):
+        sray.TripleExtractorActor(model_dir, batch_size=3, max_length=1000, use_gpu=False, precision="int4")
+
+
+@pytest.mark.slow
+def test_ray_isolates_a_failing_document(model_dir, boom_model_dir, tmp_path, local_ray, monkeypatch):
+    src = tmp_path / "in.txt"
+    src.write_text("".join(line + "\n" for line in BOOM_LINES), encoding="utf8")
+    extract(model_dir, str(src), str(tmp_path / "ref.jsonl"), batch_size=3, progress=False)
+    monkeypatch.setattr(sray, "TripleExtractorActor", BoomActor)
+    summary = sray.extract_to_folder(boom_model_dir, str(src), str(tmp_path / "out"), batch_size=3)
+    _check_isolated(list(sray.read_output(str(tmp_path / "out"))), _lines(tmp_path / "ref.jsonl"))
+    assert (summary.read, summary.written, summary.failed) == (8, 8, 2)
 
 
 def test_a_row_with_an_unusable_id_keeps_what_it_can():

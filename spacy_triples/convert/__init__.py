@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Optional, Set
 
+from ..safe_io import READ_ENCODING
 from .base import ConversionError, ConversionReport, read_records, write_docbin
 from .doccano import read_doccano
 from .labelstudio import read_labelstudio
@@ -64,21 +65,23 @@ def detect_format(path: Path) -> str:
 
 def load_schema(path: Optional[Path]) -> Optional[Set[str]]:
     """Relation names from a schema: DuIE (JSON lines or list of {"predicate", ...}), a rel2id JSON
-    (CasRel: {rel: id} or [id2rel, rel2id]), or a plain text file with one relation per line."""
+    (CasRel: {rel: id} or [id2rel, rel2id]), or a plain text file with one relation per line. A
+    byte-order mark at the start of the file is dropped."""
     if path is None:
         return None
     path = Path(path)
     if not path.is_file():
         raise ConversionError(f"Schema file {path} does not exist (or is not a file).")
     try:
-        text = path.read_text(encoding="utf8")
+        text = path.read_text(encoding=READ_ENCODING)
     except UnicodeDecodeError as err:
         raise ConversionError(f"{path}: the schema is not UTF-8 text (byte {err.start}).") from err
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
         data = None
-    if isinstance(data, list) and len(data) == 2 and all(isinstance(x, dict) for x in data):
+    if (isinstance(data, list) and len(data) == 2 and all(isinstance(x, dict) for x in data)
+            and not any("predicate" in x for x in data)):  # two DuIE entries are not [id2rel, rel2id]
         return set(data[1])  # [id2rel, rel2id]
     if isinstance(data, dict):
         return set(data)  # rel2id

@@ -118,13 +118,17 @@ class ConversionReport:
 
 def read_records(path: Path) -> Iterator[Tuple[int, object]]:
     """Yield (record number, record) from a JSON list or a JSON-lines file (1-based numbers; for
-    JSON lines the number is the line). Invalid UTF-8 or JSON raises ConversionError with the line."""
+    JSON lines the number is the line). Invalid UTF-8 or JSON raises ConversionError with the line.
+    A byte-order mark at the start of the file is dropped."""
+    from ..safe_io import skip_bom
+
     path = Path(path)
     with path.open("rb") as handle:
+        start = skip_bom(handle)
         head = handle.read(1)
         while head and head.isspace():
             head = handle.read(1)
-        handle.seek(0)
+        handle.seek(start)
         if head == b"[":
             try:
                 records = json.loads(handle.read().decode("utf8"))
