@@ -31,7 +31,7 @@ def load_relation_schema(source: Union[str, Path, dict, None]) -> Schema:
     if not path.is_file():
         raise ValueError(f"Relation schema {path} does not exist: give a DuIE schema file or a text file "
                          "with lines like 'Work_For: [Peop] -> [Org]'.")
-    text = path.read_text(encoding="utf8")
+    text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows tools) is not part of the text
     raw: Dict[str, List[set]] = {}
     stripped = text.lstrip()
     if stripped.startswith("[") or stripped.startswith("{"):

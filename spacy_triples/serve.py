@@ -75,7 +75,7 @@ def resolve_api_key(api_key_file: Optional[str] = None, environ: Mapping[str, st
     """The API key: the content of ``api_key_file`` (surrounding whitespace removed), else the
     environment variable ``SPACY_TRIPLES_API_KEY``, else None (no key asked)."""
     if api_key_file:
-        with open(api_key_file, encoding="utf8") as f:
+        with open(api_key_file, encoding="utf-8-sig") as f:  # a byte-order mark is not part of the key
             key = f.read().strip()
         if not key:
             raise ValueError(f"the API key file {api_key_file} is empty: write the key into it, or leave "

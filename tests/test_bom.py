@@ -221,3 +221,19 @@ def test_export_command_writes_the_same_file(tmp_path):
         written.append(path.with_suffix(".csv").read_bytes())
     assert written[0] == written[1] and b"Barack Obama" in written[1]
 
+
+
+@pytest.mark.parametrize("content", [
+    "Live_In: [Peop] -> [Loc, Org]\nWork_For: [Peop] -> [Org]\n",
+    '{"predicate": "作者", "subject_type": "图书作品", "object_type": {"@value": "人物"}}\n',
+    '[{"predicate": "作者", "subject_type": "歌曲", "object_type": "人物"}]',
+], ids=["text", "duie-jsonl", "duie-list"])
+def test_the_pipelines_relation_schema_reader_drops_a_bom(tmp_path, content):
+    # the schema a triple_extractor stores in its cfg (schema.py), not convert's: "\ufeffLive_In" would
+    # silently be a relation no prediction has
+    from spacy_triples.schema import load_relation_schema
+
+    plain, marked = tmp_path / "plain.txt", tmp_path / "marked.txt"
+    plain.write_text(content, encoding="utf8")
+    marked.write_bytes(b"\xef\xbb\xbf" + content.encode("utf8"))
+    assert load_relation_schema(marked) == load_relation_schema(plain) != {}

@@ -314,6 +314,8 @@ def test_the_api_key_comes_from_the_file_or_the_environment(tmp_path):
     assert resolve_api_key(str(key_file), {"SPACY_TRIPLES_API_KEY": "from-env"}) == "from-file"
     assert resolve_api_key(None, {"SPACY_TRIPLES_API_KEY": " from-env "}) == "from-env"
     assert resolve_api_key(None, {}) is None
+    key_file.write_bytes(b"\xef\xbb\xbffrom-notepad\r\n")  # a key file saved by a Windows editor
+    assert resolve_api_key(str(key_file), {}) == "from-notepad"
     key_file.write_text("  \n")
     with pytest.raises(ValueError, match="is empty"):
         resolve_api_key(str(key_file), {})
