@@ -23,7 +23,7 @@ import re
 import sys
 import unicodedata
 from pathlib import Path
-from typing import Dict, Iterable, Iterator
+from typing import Dict, Iterable, Iterator, Tuple
 
 from .safe_io import READ_ENCODING, atomic_open, atomic_path, check_output_path, numbered_lines
 
@@ -32,6 +32,34 @@ FIELDS = [
     "object", "object_label", "object_start", "object_end", "score",
 ]
 RDF_FORMATS = {"nt": "nt", "ntriples": "nt", "ttl": "turtle", "turtle": "turtle", "nq": "nquads", "nquads": "nquads", "trig": "trig"}
+
+
+def read_extract_records(path) -> Iterator[Tuple[Dict, str, int]]:
+    """(record, "FILE, line N", N) for each non-blank line of an ``extract`` JSONL file (a byte-order
+    mark at its start dropped); a line that is not valid UTF-8, not JSON, not a JSON object, or a
+    record holding a lone surrogate raises ValueError naming the line. Shared by ``export`` and
+    ``graph``."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        for n, raw in numbered_lines(handle):
+            where = f"{path}, line {n}"
+            try:
+                line = raw.decode("utf8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{where}: invalid UTF-8 at byte {err.start}.") from err
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as err:
+                raise ValueError(f"{where}: malformed JSON ({getattr(err, 'msg', err)}).") from err
+            if not isinstance(record, dict):
+                raise ValueError(f"{where}: expected a JSON object (an extract record), got {type(record).__name__}.")
+            try:
+                json.dumps(record, ensure_ascii=False).encode("utf8")
+            except UnicodeEncodeError as err:
+                raise ValueError(f"{where}: the record holds a lone surrogate, which cannot be written as UTF-8.") from err
+            yield record, where, n
 
 
 def read_triples(path: str) -> Iterator[Dict]:
@@ -57,33 +85,15 @@ def read_triples(path: str) -> Iterator[Dict]:
             for t in doc._.triples:
                 yield _flat(doc_id, t.to_dict())
         return
-    with path_.open("rb") as handle:
-        for n, raw in numbered_lines(handle):  # a byte-order mark at the start dropped
-            where = f"{path}, line {n}"
-            try:
-                line = raw.decode("utf8")
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{where}: invalid UTF-8 at byte {err.start}.") from err
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as err:
-                raise ValueError(f"{where}: malformed JSON ({getattr(err, 'msg', err)}).") from err
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object (an extract record), got {type(record).__name__}.")
-            try:
-                json.dumps(record, ensure_ascii=False).encode("utf8")
-            except UnicodeEncodeError as err:
-                raise ValueError(f"{where}: the record holds a lone surrogate, which cannot be written as UTF-8.") from err
-            triples = record.get("triples", [])
-            if triples is None and record.get("error") is not None:
-                triples = []
-            if not isinstance(triples, list):
-                raise ValueError(f"{where}: 'triples' must be a list, got {json.dumps(triples)[:40]}.")
-            text = record.get("text")
-            for k, t in enumerate(triples, 1):
-                yield _flat(record.get("id", n), _complete(t, text, f"{where}, triple {k}"))
+    for record, where, n in read_extract_records(path_):
+        triples = record.get("triples", [])
+        if triples is None and record.get("error") is not None:
+            triples = []
+        if not isinstance(triples, list):
+            raise ValueError(f"{where}: 'triples' must be a list, got {json.dumps(triples)[:40]}.")
+        text = record.get("text")
+        for k, t in enumerate(triples, 1):
+            yield _flat(record.get("id", n), _complete(t, text, f"{where}, triple {k}"))
 
 
 def _complete(t, text, where: str) -> Dict:

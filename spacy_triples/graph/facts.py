@@ -210,31 +210,11 @@ class FactBuilder:
 
 
 def read_jsonl_records(path: Path) -> Iterator[Tuple[Dict, str, int]]:
-    """(record, "FILE, line N", N) of each non-blank line; a line that is not a JSON object raises
-    ValueError naming it (as ``export`` does)."""
-    from ..safe_io import numbered_lines
+    """(record, "FILE, line N", N) of each non-blank line: ``export``'s reader of extract JSONL (a line
+    that is not a JSON object raises ValueError naming it)."""
+    from ..export import read_extract_records
 
-    with path.open("rb") as handle:
-        for n, raw in numbered_lines(handle):  # a byte-order mark at the start dropped, as export does
-            where = f"{path}, line {n}"
-            try:
-                line = raw.decode("utf8")
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{where}: invalid UTF-8 at byte {err.start}.") from err
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as err:
-                raise ValueError(f"{where}: malformed JSON ({getattr(err, 'msg', err)}).") from err
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object (an extract record), got {type(record).__name__}.")
-            try:
-                line.encode("utf8")
-                json.dumps(record, ensure_ascii=False).encode("utf8")
-            except UnicodeEncodeError as err:
-                raise ValueError(f"{where}: the record holds a lone surrogate, which cannot be stored as UTF-8.") from err
-            yield record, where, n
+    return read_extract_records(path)
 
 
 def read_docs(path: Path, lang: str = "xx") -> List:
