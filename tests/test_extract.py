@@ -13,6 +13,8 @@ from spacy_triples.cli import extract, main
 from spacy_triples import extract as extract_module
 from spacy_triples.extract import InputRecord, pipe_records, read_inputs
 
+from .util import save_with_component
+
 OBAMA = "Barack Obama was born in Honolulu ."
 MICROSOFT = "Microsoft hired Satya Nadella in Redmond ."
 BOOM = "BOOM said Barack Obama in Honolulu ."
@@ -139,11 +141,7 @@ def test_missing_input_is_a_clear_error(model_dir, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def boom_model_dir(trained_model_dir, tmp_path_factory):
     """The trained pipeline with the BOOM component after the triple extractor."""
-    nlp = spacy.load(trained_model_dir)
-    nlp.add_pipe("triples_test_boom")
-    path = tmp_path_factory.mktemp("boom") / "model"
-    nlp.to_disk(path)
-    return str(path)
+    return save_with_component(trained_model_dir, "triples_test_boom", tmp_path_factory.mktemp("boom"))
 
 
 def _boom_input(tmp_path):

@@ -21,6 +21,8 @@ from spacy_triples.cli import check_engine_options, extract, main  # noqa: E402
 from spacy_triples.extract import InputRecord, output_record, parse_jsonl_line  # noqa: E402
 from spacy_triples.safe_io import check_output_folder  # noqa: E402
 
+from .util import save_with_component  # noqa: E402
+
 OBAMA = "Barack Obama was born in Honolulu ."
 MICROSOFT = "Microsoft hired Satya Nadella in Redmond ."
 PARIS = "Paris is the capital and largest city of France ."
@@ -417,13 +419,7 @@ def test_a_killed_actor_loses_nothing(model_dir, tmp_path, local_ray):
 
 @pytest.fixture(scope="module")
 def boom_model_dir(trained_model_dir, tmp_path_factory):
-    import spacy
-
-    nlp = spacy.load(trained_model_dir)
-    nlp.add_pipe("triples_test_boom_ray")
-    path = tmp_path_factory.mktemp("boom") / "model"
-    nlp.to_disk(path)
-    return str(path)
+    return save_with_component(trained_model_dir, "triples_test_boom_ray", tmp_path_factory.mktemp("boom"))
 
 
 BOOM_LINES = [OBAMA, MICROSOFT, BOOM, PARIS, "", OBAMA, BOOM + " again", MICROSOFT]

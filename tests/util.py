@@ -174,3 +174,13 @@ def assert_same_triples(got, expected, *, threshold=0.5, atol: float = ATOL):
                 f"doc {n}: triple only in {'got' if k in g_by else 'expected'}: {t}")
         # the order of the triples is part of the output (sorted by position, then relation)
         assert [key(t) for t in g if key(t) in e_by] == [key(t) for t in e if key(t) in g_by], n
+
+
+def save_with_component(model_dir, factory: str, folder) -> str:
+    """The pipeline at ``model_dir`` with the component ``factory`` added last, saved in ``folder``
+    (the extract and Ray tests' pipeline that raises on one chosen text)."""
+    nlp = spacy.load(model_dir)
+    nlp.add_pipe(factory)
+    path = folder / "model"
+    nlp.to_disk(path)
+    return str(path)
