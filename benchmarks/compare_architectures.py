@@ -88,11 +88,10 @@ def curve_path(name, seed=None):
 
 def write_json_atomic(path: Path, payload) -> None:
     """Write ``payload`` as JSON through a temporary file and a rename (a reader never sees half)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    tmp.replace(path)
+    from spacy_triples.safe_io import write_text
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps(payload, indent=2))
 
 
 def append_measurement(name: str, entry: dict, machine: str = None) -> None:

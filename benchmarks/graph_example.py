@@ -11,9 +11,7 @@ way on both sides: normalised key + type, or alias-table id), with lscpu's CPU m
 """
 import argparse
 import json
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from compare_architectures import cpu_name  # noqa: E402  (lscpu's model name, as every benchmark records it)
 NS = ["http://example.org/triples/"]  # the store's namespace (prefix t:)
 
 QUESTIONS = {
@@ -41,16 +41,6 @@ QUESTIONS = {
           ?ev t:supports ?edge ; t:sentence ?sentence .
         } GROUP BY ?subject ?relation ?object ?n ?best ORDER BY DESC(?n) DESC(?best)""",
 }
-
-
-def cpu_name() -> str:
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def folder_bytes(path: Path) -> int:
