@@ -42,7 +42,7 @@ def peak_mib() -> dict:
 
 
 def reset_peak() -> None:
-    from spacy_triples.memory import malloc_trim
+    from spacy_triples.training.memory import malloc_trim
 
     malloc_trim()
     Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current VmRSS

@@ -292,7 +292,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     infer_seconds = time.perf_counter() - t
     tuned = None
     if tune:
-        from spacy_triples.thresholds import tune_thresholds
+        from spacy_triples.training.thresholds import tune_thresholds
 
         dev_examples = list(Corpus(dev)(best))
         tuned = {}

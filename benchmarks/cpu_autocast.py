@@ -34,7 +34,7 @@ def child(args) -> dict:
     from spacy.training.initialize import init_nlp
     from spacy.training.loop import subdivide_batch
 
-    from spacy_triples.precision import native_bfloat16
+    from spacy_triples.training.precision import native_bfloat16
 
     cfg, train, dev = ca.probe_config(args.config, args.dataset, args.set, args.threads)
     cfg["nlp"]["after_pipeline_creation"] = {"@callbacks": "spacy_triples.cpu_autocast.v1",

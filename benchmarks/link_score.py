@@ -56,7 +56,7 @@ def main() -> None:
     from spacy.training import Corpus
 
     import compare_architectures as ca
-    from spacy_triples.thresholds import tune_thresholds
+    from spacy_triples.training.thresholds import tune_thresholds
 
     torch.set_num_threads(args.threads)
     _, dev, test = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])

@@ -55,7 +55,7 @@ def run_single(model: str, corpus: Path, out: Path, batch_size: int) -> dict:
 def run_ray(model: str, corpus: Path, out: Path, batch_size: int, num_actors: int, num_cpus: int) -> dict:
     import ray
 
-    from spacy_triples.ray import extract_to_folder
+    from spacy_triples.extract.ray_engine import extract_to_folder
 
     start = time.perf_counter()
     ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)

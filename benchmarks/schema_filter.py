@@ -50,7 +50,7 @@ def main() -> None:
 
     import compare_architectures as ca
     from spacy_triples.schema import load_relation_schema
-    from spacy_triples.thresholds import tune_thresholds
+    from spacy_triples.training.thresholds import tune_thresholds
 
     torch.set_num_threads(args.threads)
     train, dev, test = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])

@@ -39,7 +39,7 @@ def main() -> None:
     from spacy.util import resolve_dot_names
 
     import compare_architectures as ca
-    from spacy_triples.freeze import pytorch_modules
+    from spacy_triples.training.freeze import pytorch_modules
 
     # one pass over the corpus is not the limit (--set can still change that)
     cfg, _, _ = ca.probe_config(args.config, args.dataset, ["training.max_epochs=0", *args.set], args.threads)

@@ -38,7 +38,7 @@ def child(args) -> None:
 
     trim = None
     if args.trim_every:
-        from spacy_triples.memory import malloc_trim as trim
+        from spacy_triples.training.memory import malloc_trim as trim
 
     def on_step(step, phase):
         if trim is not None and phase == "train" and step % args.trim_every == 0:

@@ -1,7 +1,7 @@
 """spacy-triples: joint relational-triple extraction for spaCy."""
 from . import registry  # noqa: F401  (registers architectures, scorers, misc)
 from .pipe import TripleExtractor, make_triple_extractor
-from .precision import set_precision
+from .training.precision import set_precision
 from .render import render
 from .triples import Triple, install_extensions
 

@@ -1,16 +1,16 @@
 """Every registered name of the package. Each one is also an entry point in pyproject.toml."""
 from spacy.util import registry
 
-from .encoders.dgcnn import build_dgcnn
+from .encoders.dgcnn.model import build_dgcnn
 from .heads.global_pointer.model import build_global_pointer, build_global_pointer_v2
 from .heads.pointer.model import build_pointer_head
-from .memory import make_malloc_trim
-from .augment import create_entity_swap_augmenter
-from .averages import make_torch_averages
-from .freeze import make_freeze_parameters
-from .layerwise import make_layerwise_adam
-from .precision import make_cpu_autocast, make_precision
-from .normalize import create_normalizing_tokenizer
+from .training.memory import make_malloc_trim
+from .training.augment import create_entity_swap_augmenter
+from .training.averages import make_torch_averages
+from .training.freeze import make_freeze_parameters
+from .training.layerwise import make_layerwise_adam
+from .training.precision import make_cpu_autocast, make_precision
+from .training.normalize import create_normalizing_tokenizer
 from .scorer import make_triple_scorer
 from .util import package_folder
 

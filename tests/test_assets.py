@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from spacy_triples.assets import locate
 
 weasel_config = pytest.importorskip("weasel.util.config")
 
 ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from locate_assets import locate  # noqa: E402  (a project step, not part of the package)
 SHARED = (ROOT / "../shared/data").resolve()
 DATA_COMMANDS = {"all": "data", "cpu": "data-cpu", "zh": "data-zh"}
 
@@ -58,6 +59,7 @@ def test_checksums_match_the_local_copy_so_assets_skip_the_download(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(ROOT / "project.yml", project)
+    shutil.copytree(ROOT / "scripts", project / "scripts")
     for asset in config["assets"]:
         dest = project / asset["dest"]
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +85,7 @@ def test_workflow_without_data_fails_at_once_with_a_clear_message(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(ROOT / "project.yml", project)
+    shutil.copytree(ROOT / "scripts", project / "scripts")
     run = subprocess.run(
         [sys.executable, "-m", "weasel", "run", "data-cpu", str(project), "--vars.data_dir", "nowhere"],
         capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
@@ -97,6 +100,7 @@ def test_data_step_then_convert_on_the_bundled_sample(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(ROOT / "project.yml", project)
+    shutil.copytree(ROOT / "scripts", project / "scripts")
     shutil.copytree(ROOT / "data" / "sample", project / "sample")
     overrides = ["--vars.data_dir", "nowhere", "--vars.assets_dir", "sample", "--vars.cpu_dataset", "sample",
                  "--vars.cpu_train_file", "train.json", "--vars.cpu_dev_file", "dev.json", "--vars.cpu_test_file", "dev.json"]

@@ -8,7 +8,7 @@ from spacy.training import Corpus, Example
 from spacy.util import registry
 
 from spacy_triples import Triple
-from spacy_triples.augment import EntitySwapAugmenter, entity_spans, swap_mentions, swappable_spans
+from spacy_triples.training.augment import EntitySwapAugmenter, entity_spans, swap_mentions, swappable_spans
 from spacy_triples.gold import align_gold
 from spacy_triples.triples import TripleRow, triple_rows
 

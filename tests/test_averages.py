@@ -8,7 +8,7 @@ import spacy
 import torch
 from thinc.api import Config, Optimizer, PyTorchWrapper_v2
 
-from spacy_triples.averages import average_shim, make_torch_averages, torch_shims
+from spacy_triples.training.averages import average_shim, make_torch_averages, torch_shims
 
 from .util import init_tiny_gp, make_examples, tiny_gp_config
 

@@ -11,7 +11,7 @@ import pytest
 from spacy_triples.cli import convert, extract, read_dataset
 from spacy_triples.convert import load_schema
 from spacy_triples.export import AnnotationExport, read_documents, read_triples
-from spacy_triples.extract import read_inputs
+from spacy_triples.extract.local import read_inputs
 
 BOM = "\ufeff".encode("utf8")
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -101,7 +101,7 @@ def test_ray_reader(fmt, name, data):
     """The records Ray's datasource parses from a file's stream (the code each read task runs)."""
     pytest.importorskip("ray")
     pa = pytest.importorskip("pyarrow")
-    from spacy_triples.ray import RecordsDatasource
+    from spacy_triples.extract.ray_engine import RecordsDatasource
 
     source = RecordsDatasource.__new__(RecordsDatasource)  # no Ray needed to parse a stream
     source._fmt = fmt
@@ -114,7 +114,7 @@ def test_ray_reader(fmt, name, data):
 def test_ray_output_reader(tmp_path):
     """read_output (--show, tests) reads shards the same with a mark (a shard edited on Windows)."""
     pytest.importorskip("ray")
-    from spacy_triples.ray import read_output
+    from spacy_triples.extract.ray_engine import read_output
 
     line = json.dumps({"id": 1, "text": OBAMA, "triples": []}) + "\n"
     plain, bom = _pair(tmp_path, "part-00000000000000000001.jsonl", line.encode("utf8"))

@@ -10,8 +10,8 @@ import spacy
 from spacy.language import Language
 
 from spacy_triples.cli import extract, main
-from spacy_triples import extract as extract_module
-from spacy_triples.extract import InputRecord, pipe_records, read_inputs
+from spacy_triples.extract import local as extract_module
+from spacy_triples.extract.local import InputRecord, pipe_records, read_inputs
 
 from .util import save_with_component
 

@@ -3,7 +3,7 @@ import pytest
 import spacy
 import torch
 
-from spacy_triples.freeze import freeze, make_freeze_parameters, pytorch_modules
+from spacy_triples.training.freeze import freeze, make_freeze_parameters, pytorch_modules
 
 from .util import init_tiny_gp, make_examples, tiny_gp_config
 

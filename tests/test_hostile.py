@@ -16,7 +16,7 @@ from spacy_triples import render
 from spacy_triples.cli import convert, extract, main, read_dataset
 from spacy_triples.convert import ConversionError, detect_format
 from spacy_triples.export import read_triples, slug
-from spacy_triples.extract import extract_to_jsonl, read_inputs
+from spacy_triples.extract.local import extract_to_jsonl, read_inputs
 
 from .util import TRAIN_DATA
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 from spacy.util import registry
 
-from spacy_triples.freeze import pytorch_modules
-from spacy_triples.layerwise import LayerwiseOptimizer, layer_scale, make_layerwise_adam
+from spacy_triples.training.freeze import pytorch_modules
+from spacy_triples.training.layerwise import LayerwiseOptimizer, layer_scale, make_layerwise_adam
 
 from .util import init_tiny_gp, make_examples, tiny_gp_config
 

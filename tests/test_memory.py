@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from spacy.util import registry
 
-from spacy_triples import memory
+from spacy_triples.training import memory
 
 
 def _rss_mib() -> float:

@@ -15,7 +15,7 @@ import spacy
 import torch
 from thinc.api import Config, PyTorchWrapper_v2
 
-from spacy_triples.precision import autocast_shim, make_cpu_autocast
+from spacy_triples.training.precision import autocast_shim, make_cpu_autocast
 
 from .util import TRAIN_DATA, make_examples, tiny_gp_config, train
 
@@ -165,7 +165,7 @@ def test_extract_bf16_finds_the_float32_triples(tiny_bert, tmp_path):
 # set_precision and spacy_triples.precision.v1
 
 from spacy_triples import set_precision  # noqa: E402
-from spacy_triples.precision import (  # noqa: E402
+from spacy_triples.training.precision import (  # noqa: E402
     PRECISIONS, auto_precision, check_precision, choose_precision, cpu_flags, int8_shim, make_precision,
     quantize_linear, quantized_module,
 )
@@ -277,7 +277,7 @@ def test_int8_shim_predicts_quantized_trains_float_and_follows_weight_changes():
     assert numpy.abs(now - before).max() > 0.5  # far more than int8 moves it
     numpy.testing.assert_allclose(model.predict(X), now, atol=0.05)
     # switching back to fp32 drops the int8 copy
-    from spacy_triples.precision import _set_shim_precision
+    from spacy_triples.training.precision import _set_shim_precision
 
     _set_shim_precision(shim, "fp32")
     assert type(shim).__name__ == "PyTorchShim" and "_int8_cache" not in shim.__dict__
@@ -285,7 +285,7 @@ def test_int8_shim_predicts_quantized_trains_float_and_follows_weight_changes():
 
 
 def test_int8_shim_copies_pickles_and_keeps_torch_averages():
-    from spacy_triples.averages import average_shim
+    from spacy_triples.training.averages import average_shim
 
     model, _, _ = _linear_model(hook=False)
     X = numpy.ones((2, 16), dtype="f")
@@ -301,7 +301,7 @@ def test_int8_shim_copies_pickles_and_keeps_torch_averages():
             "print(type(m.shims[0]).__name__, type(m.shims[0]).__mro__[1].__name__)")
     out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(model), capture_output=True, check=True)
     assert out.stdout.decode().split() == ["TorchAveragesInt8PyTorchShim", "Int8PyTorchShim"]
-    set_shim = __import__("spacy_triples.precision", fromlist=["_set_shim_precision"])._set_shim_precision
+    set_shim = __import__("spacy_triples.training.precision", fromlist=["_set_shim_precision"])._set_shim_precision
     set_shim(model.shims[0], "bf16")  # switching keeps the averages patch
     assert type(model.shims[0]).__name__ == "TorchAveragesCPUAutocastPyTorchShim"
 

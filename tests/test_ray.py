@@ -16,9 +16,9 @@ pytest.importorskip("ray")
 pa = pytest.importorskip("pyarrow")
 import pyarrow.parquet as pq  # noqa: E402
 
-from spacy_triples import ray as sray  # noqa: E402
+from spacy_triples.extract import ray_engine as sray  # noqa: E402
 from spacy_triples.cli import check_engine_options, extract, main  # noqa: E402
-from spacy_triples.extract import InputRecord, output_record, parse_jsonl_line  # noqa: E402
+from spacy_triples.extract.local import InputRecord, output_record, parse_jsonl_line  # noqa: E402
 from spacy_triples.safe_io import check_output_folder  # noqa: E402
 
 from .util import save_with_component  # noqa: E402
@@ -442,7 +442,7 @@ def _check_isolated(records, reference):
 def test_the_actor_isolates_a_failing_document(model_dir, boom_model_dir):
     """The actor's batch (what map_batches gives it) with a document the pipeline raises on: that one
     becomes an error record, the rest of the batch is processed (no Ray needed to call the actor)."""
-    from spacy_triples.extract import parse_text_line
+    from spacy_triples.extract.local import parse_text_line
 
     records = [(n, parse_text_line(n, text.encode())) for n, text in enumerate(BOOM_LINES, 1)]
     batch = next(sray._blocks(records, 0, 1000))
@@ -461,7 +461,7 @@ def test_the_actor_isolates_a_failing_document(model_dir, boom_model_dir):
 def test_the_actor_sets_the_precision_it_is_given(model_dir):
     """--precision reaches every Ray actor: the CNN pipeline has no transformer to quantize, so int8
     warns and the records are those of float32."""
-    from spacy_triples.extract import parse_text_line
+    from spacy_triples.extract.local import parse_text_line
 
     records = [(n, parse_text_line(n, text.encode())) for n, text in enumerate(BOOM_LINES, 1) if "BOOM" not in text]
     batch = next(sray._blocks(records, 0, 1000))

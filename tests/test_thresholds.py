@@ -10,7 +10,7 @@ import srsly
 from spacy.tokens import DocBin
 
 from spacy_triples.cli import main
-from spacy_triples.thresholds import sweep_global_threshold, sweep_thresholds
+from spacy_triples.training.thresholds import sweep_global_threshold, sweep_thresholds
 
 from .util import make_examples
 

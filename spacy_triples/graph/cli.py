@@ -1,4 +1,4 @@
-"""The ``graph`` and ``graph-query`` subcommands (argparse wiring lives in ``spacy_triples/cli.py``)."""
+"""The ``graph`` and ``graph-query`` subcommands (argparse wiring lives in ``spacy_triples/cli/``)."""
 import sys
 
 

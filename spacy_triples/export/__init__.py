@@ -25,7 +25,7 @@ import unicodedata
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, Tuple
 
-from .safe_io import READ_ENCODING, atomic_open, atomic_path, check_output_path, numbered_lines
+from ..safe_io import READ_ENCODING, atomic_open, atomic_path, check_output_path, numbered_lines
 
 FIELDS = [
     "doc_id", "subject", "subject_label", "subject_start", "subject_end", "relation",
@@ -73,7 +73,7 @@ def read_triples(path: str) -> Iterator[Dict]:
         import spacy
         from spacy.tokens import DocBin
 
-        from .triples import install_extensions
+        from ..triples import install_extensions
 
         install_extensions()
         try:
@@ -342,7 +342,7 @@ def read_documents(path: str, summary: AnnotationExport) -> Iterator[Dict]:
         import spacy
         from spacy.tokens import DocBin
 
-        from .triples import install_extensions
+        from ..triples import install_extensions
 
         install_extensions()
         for n, doc in enumerate(DocBin().from_disk(path_).get_docs(spacy.blank("xx").vocab)):
@@ -499,7 +499,7 @@ def export_annotations(input_path: str, output_path: str, fmt: str, lang: str = 
     summary = AnnotationExport()
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)
     documents = read_documents(input_path, summary)
-    from .safe_io import atomic_path
+    from ..safe_io import atomic_path
 
     # through a temporary file, as the other formats: a failed export leaves no partial output
     with atomic_path(output_path) as tmp:

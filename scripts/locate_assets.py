@@ -1,4 +1,4 @@
-"""Find the dataset files of a project workflow: ``python -m spacy_triples.assets LOCAL ASSETS DEST FILE...``.
+"""Find the dataset files of a project workflow: ``python scripts/locate_assets.py LOCAL ASSETS DEST FILE...``.
 
 Each FILE (a path relative to the data folder, e.g. ``webnlg/train_triples.json``) is taken from the
 local copy LOCAL (``vars.data_dir``) when it is there, else from ASSETS (where ``spacy project

@@ -21,7 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from .triples import TripleRow, set_triple_rows, triple_rows
+from ..triples import TripleRow, set_triple_rows, triple_rows
 
 # a mention: its words and the whitespace flags between them (the last flag is not used)
 Mention = Tuple[Tuple[str, ...], Tuple[bool, ...]]

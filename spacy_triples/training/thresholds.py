@@ -3,8 +3,8 @@ or (``--global``) one for all relations."""
 from collections import defaultdict
 from typing import Dict, Iterable, List, Sequence, Set, Tuple
 
-from .scorer import triple_keys
-from .triples import triple_rows
+from ..scorer import triple_keys
+from ..triples import triple_rows
 
 Key = tuple  # (doc index, s_start_char, s_end_char, relation, o_start_char, o_end_char)
 DEFAULT_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))

@@ -42,9 +42,9 @@ import ray.data
 from ray.data.block import Block
 from ray.data.datasource import Datasink, FileBasedDatasource
 
-from .extract import (ExtractSummary, InputRecord, check_positive, check_record, dump_record, output_record,
+from .local import (ExtractSummary, InputRecord, check_positive, check_record, dump_record, output_record,
                       iter_lines, parse_file, parse_jsonl_line, parse_text_line, pipe_records, record_from_object)
-from .safe_io import strip_bom
+from ..safe_io import strip_bom
 
 # columns of the records read by read_records (reserved names: a Dataset of your own has `text`, ...)
 SEQ, INPUT = "_seq", "_input"
@@ -387,7 +387,7 @@ class TripleExtractorActor:
             spacy.require_gpu()
         self.nlp = spacy.load(model)
         if precision is not None:  # fp32, bf16, int8 or auto, decided on the actor's own CPU
-            from .precision import set_precision
+            from ..training.precision import set_precision
 
             set_precision(self.nlp, precision, save=False)
         self.nlp.max_length = max_length
@@ -527,7 +527,7 @@ def check_output_folder(output: str, input_path: str) -> None:
     """Refuse an output that is a file, the input, inside the input folder, or a folder that
     already holds files (shards of another run would mix with these)."""
     if "://" not in output:
-        from .safe_io import check_output_folder as check_local
+        from ..safe_io import check_output_folder as check_local
 
         check_local(output, input_path)
         return
@@ -588,7 +588,7 @@ def extract_to_folder(model: str, input_path: str, output: str, *, input_format:
         raise ValueError(f"Unknown output format '{output_format}': use jsonl or parquet.")
     check_output_folder(output, input_path)
     files = resolve_input(input_path, input_format)[1]  # fails early: missing input, mixed folder
-    from .cli import _load
+    from ..cli import _load
 
     _load(model, precision=precision)  # a path that is not a pipeline (or a precision it refuses) fails here, once
     joined = bool(os.environ.get("RAY_ADDRESS"))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from .safe_io import numbered_lines, strip_bom
+from ..safe_io import numbered_lines, strip_bom
 
 
 @dataclass

@@ -12,8 +12,8 @@ import numpy
 import spacy
 from spacy.vectors import Vectors
 
-from .safe_io import write_pipeline
-from .util import package_folder
+from ..safe_io import write_pipeline
+from ..util import package_folder
 
 EMBEDDING_KEY = "embeddings.word_embeddings.weight"
 

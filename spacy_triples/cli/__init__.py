@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import spacy
 
-from .convert import READERS, ConversionReport, detect_format, load_schema, write_docbin
+from ..convert import READERS, ConversionReport, detect_format, load_schema, write_docbin
 
 
 def convert(
@@ -20,7 +20,7 @@ def convert(
     progress: bool = False,
 ) -> ConversionReport:
     """Convert a dataset file to a .spacy DocBin; returns the accounting of every record."""
-    from .safe_io import check_output_path
+    from ..safe_io import check_output_path
 
     check_output_path(output_path, input_path)
     docs, report = read_dataset(input_path, fmt, lang, schema, strict, progress)
@@ -84,16 +84,16 @@ def extract(
 
     ``precision``: fp32, bf16, int8 or auto on the CPU (``spacy_triples.set_precision``; None keeps
     the pipeline's own setting); ``bf16=True`` is an alias of ``precision="bf16"``."""
-    from .extract import (check_positive, extract_to_jsonl, read_inputs, resume_prefix, skip_done,
+    from ..extract.local import (check_positive, extract_to_jsonl, read_inputs, resume_prefix, skip_done,
                           truncate_output)
-    from .safe_io import check_output_path
+    from ..safe_io import check_output_path
 
     check_positive(batch_size=batch_size, max_length=max_length)
     check_engine_options(engine, input_path, output_path, n_process, gpu_id, input_format, resume,
                          num_actors, gpus_per_actor, output_format, rows_per_shard)
     precision = check_precision_options(bf16, precision, gpu_id, engine)
     if engine == "ray":
-        from .ray import extract_to_folder
+        from ..extract.ray_engine import extract_to_folder
 
         summary = extract_to_folder(model, input_path, output_path, input_format=input_format,
                                     output_format=output_format or "jsonl", num_actors=num_actors or 1,
@@ -101,7 +101,7 @@ def extract(
                                     max_length=max_length, rows_per_shard=rows_per_shard or 10_000,
                                     progress=progress, precision=precision)
         if show:
-            from .ray import read_output
+            from ..extract.ray_engine import read_output
 
             _show(read_output(output_path))
         return summary
@@ -193,7 +193,7 @@ def check_engine_options(engine, input_path, output_path, n_process=1, gpu_id=-1
         problems.append("--n-process is for the spaCy engine: give --num-actors")
     if gpu_id != -1:
         problems.append("--gpu-id is for the spaCy engine: give --gpus-per-actor 1")
-    from .extract import check_positive
+    from ..extract.local import check_positive
 
     check_positive(**{k: v for k, v in (("num_actors", num_actors), ("rows_per_shard", rows_per_shard))
                       if v is not None})
@@ -220,7 +220,7 @@ def check_precision_options(bf16: bool = False, precision: Optional[str] = None,
     """The precision that --precision and its alias --bf16 ask for (None: the pipeline's own
     setting), or a ValueError when they disagree or do not fit the other options."""
     if precision is not None:
-        from .precision import check_precision
+        from ..training.precision import check_precision
 
         check_precision(precision, "--precision")
     if bf16 and precision not in (None, "bf16"):
@@ -246,7 +246,7 @@ def _load(model: str, gpu_id: int = -1, bf16: bool = False, precision: Optional[
     except OSError as err:
         raise ValueError(f"Cannot load the pipeline {model}: {err}") from err
     if precision is not None:
-        from .precision import set_precision
+        from ..training.precision import set_precision
 
         set_precision(nlp, precision, save=False)
     return nlp
@@ -260,7 +260,7 @@ def evaluate(model: str, data_path: str, output_path: Optional[str] = None, gpu_
     from spacy.training import Corpus
 
     if output_path:
-        from .safe_io import check_output_path
+        from ..safe_io import check_output_path
 
         check_output_path(output_path, data_path)
     if not Path(data_path).is_file():
@@ -281,7 +281,7 @@ def evaluate(model: str, data_path: str, output_path: Optional[str] = None, gpu_
     per_type = result["triples_per_type"] or {}
     result["triples_macro_f"] = sum(v["f"] for v in per_type.values()) / len(per_type) if per_type else None
     if output_path:
-        from .safe_io import write_text
+        from ..safe_io import write_text
 
         write_text(output_path, json.dumps(result, indent=2))
     return result
@@ -345,7 +345,7 @@ def _gpus(text: str) -> float:
     return value
 
 
-PRECISION_CHOICES = ["fp32", "bf16", "int8", "auto"]  # spacy_triples.precision.PRECISIONS, without importing torch
+PRECISION_CHOICES = ["fp32", "bf16", "int8", "auto"]  # spacy_triples.training.precision.PRECISIONS, without importing torch
 PRECISION_HELP = ("how the transformer computes on the CPU: fp32, bf16 (AVX512-BF16 or AMX), int8 (dynamic "
                   "quantization of its Linear layers) or auto (the fastest the CPU runs natively); default: the "
                   "pipeline's own setting, fp32 unless its config says otherwise (docs/precision.md)")
@@ -483,7 +483,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                              progress=sys.stderr.isatty())
             print(report.table())
         elif args.command == "stats":
-            from .stats import dataset_stats, format_stats, load_wordpiece_tokenizer
+            from ..stats import dataset_stats, format_stats, load_wordpiece_tokenizer
 
             if args.input.endswith(".spacy"):
                 from spacy.tokens import DocBin
@@ -508,24 +508,24 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "evaluate":
             print(format_scores(evaluate(args.model, args.data, args.output, args.gpu_id, args.bf16, args.precision)))
         elif args.command == "export":
-            from .export import export
+            from ..export import export
 
             n = export(args.input, args.output, args.format, args.namespace, not args.no_provenance,
                        args.lang, None if args.as_ == "auto" else args.as_ == "predictions")
             print(f"{n} triples exported to {args.output}", file=sys.stderr)
         elif args.command in ("graph", "graph-query"):
-            from .graph.cli import run_graph_command
+            from ..graph.cli import run_graph_command
 
             run_graph_command(args)
         elif args.command == "render":
             from itertools import islice
 
-            from .extract import read_inputs
-            from .render import render
+            from ..extract.local import read_inputs
+            from ..render import render
 
             if (args.text is None) == (args.input is None):
                 raise ValueError("Give either a TEXT argument or --input FILE.")
-            from .safe_io import check_output_path, write_text
+            from ..safe_io import check_output_path, write_text
 
             check_output_path(args.output, args.input)
             records = [] if args.input is None else list(islice(read_inputs(args.input), args.limit))
@@ -540,8 +540,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif args.command == "tune-thresholds":
             from spacy.training import Corpus
 
-            from .safe_io import write_pipeline
-            from .thresholds import tune_thresholds
+            from ..safe_io import write_pipeline
+            from ..training.thresholds import tune_thresholds
 
             if not Path(args.dev).is_file():
                 raise ValueError(f"Dev data {args.dev} does not exist.")
@@ -556,7 +556,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                   f"saved to {args.output or args.model}")
         elif args.command == "serve":
             try:
-                from .serve import serve
+                from ..serve import serve
             except ImportError as err:
                 raise ValueError(str(err)) from err
             if not Path(args.model).exists() and not spacy.util.is_package(args.model):
@@ -566,7 +566,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                   max_body_bytes=args.max_body_bytes, api_key_file=args.api_key_file, cors_origins=args.cors_origin,
                   precision=args.precision)
         elif args.command == "init-vectors":
-            from .vectors import init_vectors
+            from ..training.vectors import init_vectors
 
             n = init_vectors(Path(args.output), args.lang, args.model_folder)
             print(f"{n} word vectors written to {args.output}")

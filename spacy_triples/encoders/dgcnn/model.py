@@ -11,8 +11,8 @@ from spacy.tokens import Doc
 from thinc.api import ArgsKwargs, Model, chain, torch2xp, xp2torch
 from thinc.types import Floats2d
 
-from ..glue import no_gradient, torch_inputs, wrap_torch
-from .pytorch_dgcnn import DGCNNEncoder
+from ...glue import no_gradient, torch_inputs, wrap_torch
+from .pytorch import DGCNNEncoder
 
 
 def build_dgcnn(

@@ -482,7 +482,7 @@ def create_app(nlp, max_length: int = 100_000, max_texts: int = 64, batch_size: 
     ``max_body_bytes`` to ``default_max_body_bytes``; ``timeout`` (seconds until a request gets
     504) None waits without limit; ``api_key`` None serves without a key; ``cors_origins`` empty
     sends no CORS headers."""
-    from .render import render
+    from ..render import render
 
     max_queue = default_max_queue(batch_size, max_texts) if max_queue is None else max_queue
     max_body_bytes = default_max_body_bytes(max_length, max_texts) if max_body_bytes is None else max_body_bytes
@@ -670,7 +670,7 @@ def serve(model: str, host: str = "127.0.0.1", port: int = 8000, max_length: int
         spacy.require_gpu(gpu_id)
     nlp = spacy.load(model)
     if precision is not None:
-        from .precision import set_precision
+        from ..training.precision import set_precision
 
         set_precision(nlp, precision, save=False)
     app = create_app(nlp, max_length, max_texts, batch_size, batch_wait, model_name=str(model), max_queue=max_queue,
