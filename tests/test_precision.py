@@ -130,7 +130,7 @@ def test_bfloat16_pipeline_overfits_and_round_trips(tiny_bert, tmp_path):
 
 
 def test_bf16_option_refuses_what_it_cannot_do():
-    from spacy_triples.cli import check_bf16
+    from spacy_triples.util import check_bf16
 
     check_bf16(False, 0, "ray")  # off: anything goes
     check_bf16(True, -1, "spacy")
@@ -143,7 +143,8 @@ def test_bf16_option_refuses_what_it_cannot_do():
 def test_extract_bf16_finds_the_float32_triples(tiny_bert, tmp_path):
     import json
 
-    from spacy_triples.cli import _load, main
+    from spacy_triples.cli import main
+    from spacy_triples.util import load_pipeline as _load
 
     nlp = spacy.util.load_model_from_config(_config(tiny_bert, False), auto_fill=True, validate=True)
     train(nlp, make_examples(nlp), n_iter=150, learn_rate=0.003)
@@ -424,7 +425,7 @@ def test_set_precision_keeps_a_foreign_callback_and_says_so():
 
 
 def test_precision_option_and_its_bf16_alias():
-    from spacy_triples.cli import check_precision_options
+    from spacy_triples.util import check_precision_options
 
     assert check_precision_options() is None  # the pipeline's own setting
     assert check_precision_options(bf16=True) == "bf16"
@@ -449,7 +450,8 @@ def test_extract_and_evaluate_take_precision(int8_trained, tmp_path, capsys):
 
     from spacy.tokens import DocBin
 
-    from spacy_triples.cli import _load, main
+    from spacy_triples.cli import main
+    from spacy_triples.util import load_pipeline as _load
 
     path = str(int8_trained["path"])
     assert type(_trf_shim(_load(path))).__name__ == "Int8HFShim"  # its own setting

@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import spacy
 
+from ..util import check_bf16, check_precision_options, load_pipeline
 from ..convert import READERS, ConversionReport, detect_format, load_schema, write_docbin
 
 
@@ -112,7 +113,7 @@ def extract(
     if output_path != "-":
         check_output_path(output_path, input_path)
     records = read_inputs(input_path, input_format, max_length)
-    nlp = _load(model, gpu_id, precision=precision)
+    nlp = load_pipeline(model, gpu_id, precision=precision)
     # spaCy refuses texts over nlp.max_length (E088) and would stop the run: --max-length decides
     nlp.max_length = max_length
     done, keep = [], 0
@@ -205,53 +206,6 @@ def check_engine_options(engine, input_path, output_path, n_process=1, gpu_id=-1
         raise ValueError("; ".join(problems) + ".")
 
 
-def check_bf16(bf16: bool, gpu_id: int = -1, engine: str = "spacy") -> None:
-    """ValueError when --bf16 is combined with options it does not work with."""
-    if bf16 and gpu_id >= 0:
-        raise ValueError("--bf16 is for the CPU; on a GPU, set mixed_precision = true in the "
-                         "transformer's config instead (or drop --gpu-id).")
-    if bf16 and engine != "spacy":
-        raise ValueError("--bf16 works with --engine spacy; for Ray, set enabled = true in the pipeline's "
-                         "[nlp.after_pipeline_creation] (spacy_triples.cpu_autocast.v1) before extracting.")
-
-
-def check_precision_options(bf16: bool = False, precision: Optional[str] = None, gpu_id: int = -1,
-                            engine: str = "spacy") -> Optional[str]:
-    """The precision that --precision and its alias --bf16 ask for (None: the pipeline's own
-    setting), or a ValueError when they disagree or do not fit the other options."""
-    if precision is not None:
-        from ..training.precision import check_precision
-
-        check_precision(precision, "--precision")
-    if bf16 and precision not in (None, "bf16"):
-        raise ValueError(f"--bf16 is an alias of --precision bf16 and conflicts with --precision {precision}: "
-                         "give one of them.")
-    precision = "bf16" if bf16 else precision
-    check_bf16(precision == "bf16", gpu_id)  # every engine: Ray's actors set it too
-    if precision == "int8" and gpu_id >= 0:
-        raise ValueError("--precision int8 is for the CPU; on a GPU, set mixed_precision = true in the "
-                         "transformer's config instead (or drop --gpu-id).")
-    return precision
-
-
-def _load(model: str, gpu_id: int = -1, bf16: bool = False, precision: Optional[str] = None):
-    """spacy.load with a clear error for a path that is not a pipeline. ``precision``: fp32, bf16,
-    int8 or auto on the CPU (``spacy_triples.set_precision``; warns where the pipeline has nothing
-    to change; None keeps the pipeline's own setting); ``bf16=True`` is ``precision="bf16"``."""
-    precision = check_precision_options(bf16, precision, gpu_id)
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    try:
-        nlp = spacy.load(model)
-    except OSError as err:
-        raise ValueError(f"Cannot load the pipeline {model}: {err}") from err
-    if precision is not None:
-        from ..training.precision import set_precision
-
-        set_precision(nlp, precision, save=False)
-    return nlp
-
-
 def evaluate(model: str, data_path: str, output_path: Optional[str] = None, gpu_id: int = -1,
              bf16: bool = False, precision: Optional[str] = None) -> dict:
     """Score a pipeline on a .spacy file: overall, per relation and per overlap class (``precision``:
@@ -265,7 +219,7 @@ def evaluate(model: str, data_path: str, output_path: Optional[str] = None, gpu_
         check_output_path(output_path, data_path)
     if not Path(data_path).is_file():
         raise ValueError(f"Evaluation data {data_path} does not exist (make it with 'spacy-triples convert').")
-    nlp = _load(model, gpu_id, bf16, precision)
+    nlp = load_pipeline(model, gpu_id, bf16, precision)
     # spaCy's own reader, so the examples (and scores) are those of `spacy train` and `spacy evaluate`:
     # pre-tokenized data keeps its tokens.
     examples = list(Corpus(data_path)(nlp))
@@ -529,7 +483,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             check_output_path(args.output, args.input)
             records = [] if args.input is None else list(islice(read_inputs(args.input), args.limit))
-            nlp = _load(args.model)
+            nlp = load_pipeline(args.model)
             texts = [args.text] if args.text is not None else [r.text for r in records if not r.error]
             for r in records:
                 if r.error:
@@ -545,7 +499,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             if not Path(args.dev).is_file():
                 raise ValueError(f"Dev data {args.dev} does not exist.")
-            nlp = _load(args.model)
+            nlp = load_pipeline(args.model)
             result = tune_thresholds(nlp, Corpus(args.dev)(nlp), args.component, per_relation=not args.global_threshold)
             write_pipeline(nlp, args.output or args.model)  # whole, or the earlier folder left as it was
             for rel, t in sorted(result["thresholds"].items()):

@@ -45,6 +45,7 @@ from ray.data.datasource import Datasink, FileBasedDatasource
 from .local import (ExtractSummary, InputRecord, check_positive, check_record, dump_record, output_record,
                       iter_lines, parse_file, parse_jsonl_line, parse_text_line, pipe_records, record_from_object)
 from ..safe_io import strip_bom
+from ..util import load_pipeline
 
 # columns of the records read by read_records (reserved names: a Dataset of your own has `text`, ...)
 SEQ, INPUT = "_seq", "_input"
@@ -588,9 +589,7 @@ def extract_to_folder(model: str, input_path: str, output: str, *, input_format:
         raise ValueError(f"Unknown output format '{output_format}': use jsonl or parquet.")
     check_output_folder(output, input_path)
     files = resolve_input(input_path, input_format)[1]  # fails early: missing input, mixed folder
-    from ..cli import _load
-
-    _load(model, precision=precision)  # a path that is not a pipeline (or a precision it refuses) fails here, once
+    load_pipeline(model, precision=precision)  # a path that is not a pipeline (or a precision it refuses) fails here, once
     joined = bool(os.environ.get("RAY_ADDRESS"))
     started = init_ray(num_cpus, quiet=not progress)
     try:
