@@ -10,7 +10,7 @@ import spacy
 from spacy.language import Language
 
 from spacy_triples.cli import extract, main
-from spacy_triples.extract import local as extract_module
+from spacy_triples.extract import records as records_module
 from spacy_triples.extract.local import InputRecord, pipe_records, read_inputs
 
 from .util import save_with_component
@@ -124,7 +124,7 @@ def test_inputs_are_streamed_not_loaded(tmp_path, monkeypatch):
         def close(self):
             self._handle.close()
 
-    monkeypatch.setattr(extract_module, "_open", CountingFile)
+    monkeypatch.setattr(records_module, "_open", CountingFile)
     records = read_inputs(str(src))
     first = next(records)
     assert first.id == 1 and first.text == "line"

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq  # noqa: E402
 
 from spacy_triples.extract import ray_engine as sray  # noqa: E402
 from spacy_triples.cli import check_engine_options, extract, main  # noqa: E402
-from spacy_triples.extract.local import InputRecord, output_record, parse_jsonl_line  # noqa: E402
+from spacy_triples.extract.records import InputRecord, output_record, parse_jsonl_line  # noqa: E402
 from spacy_triples.safe_io import check_output_folder  # noqa: E402
 
 from .util import save_with_component  # noqa: E402
@@ -442,7 +442,7 @@ def _check_isolated(records, reference):
 def test_the_actor_isolates_a_failing_document(model_dir, boom_model_dir):
     """The actor's batch (what map_batches gives it) with a document the pipeline raises on: that one
     becomes an error record, the rest of the batch is processed (no Ray needed to call the actor)."""
-    from spacy_triples.extract.local import parse_text_line
+    from spacy_triples.extract.records import parse_text_line
 
     records = [(n, parse_text_line(n, text.encode())) for n, text in enumerate(BOOM_LINES, 1)]
     batch = next(sray._blocks(records, 0, 1000))
@@ -461,7 +461,7 @@ def test_the_actor_isolates_a_failing_document(model_dir, boom_model_dir):
 def test_the_actor_sets_the_precision_it_is_given(model_dir):
     """--precision reaches every Ray actor: the CNN pipeline has no transformer to quantize, so int8
     warns and the records are those of float32."""
-    from spacy_triples.extract.local import parse_text_line
+    from spacy_triples.extract.records import parse_text_line
 
     records = [(n, parse_text_line(n, text.encode())) for n, text in enumerate(BOOM_LINES, 1) if "BOOM" not in text]
     batch = next(sray._blocks(records, 0, 1000))
@@ -478,7 +478,7 @@ def test_ray_isolates_a_failing_document(model_dir, boom_model_dir, tmp_path, lo
     src = tmp_path / "in.txt"
     src.write_text("".join(line + "\n" for line in BOOM_LINES), encoding="utf8")
     extract(model_dir, str(src), str(tmp_path / "ref.jsonl"), batch_size=3, progress=False)
-    monkeypatch.setattr(sray, "TripleExtractorActor", BoomActor)
+    monkeypatch.setattr(sray.actors, "TripleExtractorActor", BoomActor)  # the class extract_dataset maps with
     summary = sray.extract_to_folder(boom_model_dir, str(src), str(tmp_path / "out"), batch_size=3)
     _check_isolated(list(sray.read_output(str(tmp_path / "out"))), _lines(tmp_path / "ref.jsonl"))
     assert (summary.read, summary.written, summary.failed) == (8, 8, 2)

@@ -171,7 +171,7 @@ class FactBuilder:
     def from_record(self, record: Dict, where: str, default_id) -> List[Fact]:
         """The facts of one ``extract`` (or convert-style) JSONL record; a malformed triple raises
         ValueError naming ``where``. A record with an ``error`` is skipped and counted."""
-        from ..export import _complete
+        from ..export.readers import complete_triple
 
         self.docs += 1
         if record.get("error") is not None and not record.get("triples"):
@@ -191,7 +191,7 @@ class FactBuilder:
         facts = []
         for k, raw in enumerate(triples, 1):
             at = f"{where}, triple {k}"
-            t = _complete(raw, text, at)
+            t = complete_triple(raw, text, at)
             ends = []
             for role in ("subject", "object"):
                 start, end = t[f"{role}_chars"]
@@ -212,7 +212,7 @@ class FactBuilder:
 def read_jsonl_records(path: Path) -> Iterator[Tuple[Dict, str, int]]:
     """(record, "FILE, line N", N) of each non-blank line: ``export``'s reader of extract JSONL (a line
     that is not a JSON object raises ValueError naming it)."""
-    from ..export import read_extract_records
+    from ..export.readers import read_extract_records
 
     return read_extract_records(path)
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional
 
-from ..export import check_namespace, doc_slug, relation_slug, slug
+from ..export.rdf import check_namespace
+from ..export.slugs import doc_slug, relation_slug, slug
 from .facts import Evidence, Fact, FactBuilder, check_jsonl, iter_facts, read_docs
 from .identity import EntityRef, EntityResolver
 
