@@ -57,7 +57,8 @@ def parse_settings(settings) -> dict:
 def results_payload(previous: dict, results: list, command: str, machine: str, summaries: list) -> dict:
     """architectures.json after a command: its ``results`` (every run so far), this command and its
     seed summaries on top, the previous command's summaries appended to ``earlier_commands``, and
-    any other key of ``previous`` kept as it was (notes added by hand, e.g. ``more_seeds``)."""
+    any other key of ``previous`` kept as it was (results added by hand, e.g. ``six_seeds``). The
+    lab log of dropped ablations is ``benchmarks/results/lab_log.json``, which no script writes."""
     earlier = list(previous.get("earlier_commands", []))
     if previous.get("command"):
         earlier.append({"command": previous["command"], "seed_summaries": previous.get("seed_summaries", [])})

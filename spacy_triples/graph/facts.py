@@ -218,16 +218,10 @@ def read_jsonl_records(path: Path) -> Iterator[Tuple[Dict, str, int]]:
 
 
 def read_docs(path: Path, lang: str = "xx") -> List:
-    import spacy
-    from spacy.tokens import DocBin
+    """The Docs of a ``.spacy`` DocBin (export's reader: one place reads DocBins)."""
+    from ..export.readers import read_docbin
 
-    from ..triples import install_extensions
-
-    install_extensions()
-    try:
-        return list(DocBin().from_disk(path).get_docs(spacy.blank(lang).vocab))
-    except Exception as err:  # msgpack/zlib errors of a file that is not a DocBin
-        raise ValueError(f"{path} is not a readable .spacy DocBin ({type(err).__name__}: {err}).") from err
+    return read_docbin(path, lang)
 
 
 def check_jsonl(path, builder: FactBuilder) -> int:
