@@ -16,8 +16,8 @@ Every figure is measured in its own process with ``--threads`` torch threads, on
   with v2's default priors (-8). Goal: at 216 labels at most 2x the time at 5.
 * accuracy: test F1 of each trained GlobalPointer pipeline with the candidate-pair decoder
   (``GlobalPointerLinker.link``) and with the dense reference decoder it replaced
-  (``GlobalPointerLinker.candidates`` + ``util.decode_triples``, which scores every position pair
-  for every relation). Goal: within 0.3 F1.
+  (``reference_link`` of benchmarks/reference_decoder.py, which scores every position pair for
+  every relation). Goal: within 0.3 F1.
 
 Needs the converted WebNLG corpus (python benchmarks/convert_datasets.py). Writes
 benchmarks/results/inference_speed.json and prints a markdown table.
@@ -172,31 +172,12 @@ def scaling(head: str, n_labels: int, models: Path, n_docs: int, state: str = "f
             "head_ms_per_doc": round(1000 * best_head / len(docs), 3)}
 
 
-def reference_link(self, x, lengths, cut, max_span_length, max_chunk_elements=2**22):
-    """GlobalPointerLinker.link computed the way it was before: dense scores over every position
-    pair and relation (``candidates``), linked by ``util.decode_triples``."""
-    import numpy
-    import torch
-
-    from spacy_triples.heads.global_pointer.util import Candidates, decode_triples
-    from spacy_triples.losses import logit, sigmoid
-
-    cands = [c.cpu().numpy() for c in self.candidates(x, lengths, cut, max_span_length)]
-    ent, head, tail = (Candidates(cands[k].astype("i"), cands[k + 1]) for k in (0, 2, 4))
-    windows = numpy.asarray([[w, 0, int(n)] for w, n in enumerate(lengths.tolist())], dtype="i")
-    rows = decode_triples(windows, len(windows), ent, head, tail, float(sigmoid(cut)), max_span_length,
-                          n_types=self.n_entity_types)
-    index = [[w, r.subject_start, r.subject_end - 1, r.subject_type, r.relation, r.object_start, r.object_end - 1,
-              r.object_type] for w, doc_rows in enumerate(rows) for r in doc_rows]
-    logits = [logit(min(max(r.score, 1e-12), 1 - 1e-7)) for doc_rows in rows for r in doc_rows]
-    return (torch.tensor(index, dtype=torch.long).reshape(-1, 8), torch.tensor(logits, dtype=torch.float32))
-
-
 def accuracy(config: str, models: Path, dataset: str = "webnlg") -> dict:
     """Test F1 of a trained GlobalPointer pipeline with the candidate-pair and the dense decoder."""
     import spacy
     from spacy.training import Example
 
+    from reference_decoder import reference_link  # benchmarks/reference_decoder.py (the script's folder)
     from spacy_triples.heads.global_pointer.pytorch import GlobalPointerLinker
 
     path = trained_path(models, dataset, config)

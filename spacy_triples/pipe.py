@@ -5,11 +5,10 @@ aligns the gold once per batch, and calls the :class:`~spacy_triples.heads.Tripl
 model's builder attached (``inputs``, ``get_loss``, ``decode``, ``unlearnable``).
 """
 import hashlib
-import os
 import warnings
 from collections import Counter
 from itertools import islice
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import srsly
 from spacy import util
@@ -23,6 +22,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
 from .gold import AlignedGold, align_gold, align_mentions, scan_corpus
 from .heads import HeadSettings, TripleHead, get_triple_head
+from .safe_io import write_bytes, write_text
 from .schema import filter_by_schema, load_relation_schema
 from .triples import DEFAULT_ENTITY_LABEL, TRIPLES_ATTR, TripleRow, install_extensions, set_triple_rows
 
@@ -141,31 +141,76 @@ def make_triple_extractor(
     )
 
 
-def _check_settings(threshold: Any, thresholds: Any, max_span_length: Any, where: str) -> None:
-    """Raise a clear error for settings that would silently predict nothing or crash later."""
-    def bad(value) -> bool:
-        return isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0
+def validate_cfg(cfg: Dict[str, Any], where: str) -> None:
+    """Raise a clear error for a setting in ``cfg`` that would silently predict nothing or crash
+    later. The component's one check of its settings: ``__init__`` runs it on the factory's
+    arguments, the load path (``from_disk``, ``from_bytes``) on the cfg it read. ``cfg`` is not
+    changed."""
+    def fail(message: str):
+        raise ValueError(f"triple_extractor ({where}): {message}")
 
-    if bad(threshold):
-        raise ValueError(f"triple_extractor ({where}): threshold must be a number in (0, 1), got {threshold!r}.")
+    def probability(value) -> bool:
+        return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 < float(value) < 1.0
+
+    _check_label_list(cfg.get("labels", []), "labels", where)
+    _check_label_list(cfg.get("entity_labels") or [], "entity_labels", where)
+    threshold, thresholds = cfg.get("threshold"), cfg.get("thresholds") or {}
+    if not probability(threshold):
+        fail(f"threshold must be a number in (0, 1), got {threshold!r}.")
     if not isinstance(thresholds, dict):
-        raise ValueError(f"triple_extractor ({where}): thresholds must be a mapping {{relation: probability}}, got {thresholds!r}.")
+        fail(f"thresholds must be a mapping {{relation: probability}}, got {thresholds!r}.")
     for label, value in thresholds.items():
-        if bad(value):
-            raise ValueError(f"triple_extractor ({where}): thresholds[{label!r}] must be a number in (0, 1), got {value!r}.")
-    if isinstance(max_span_length, bool) or not isinstance(max_span_length, int) or max_span_length < 1:
-        raise ValueError(f"triple_extractor ({where}): max_span_length must be an integer >= 1, got {max_span_length!r}.")
+        if not probability(value):
+            fail(f"thresholds[{label!r}] must be a number in (0, 1), got {value!r}.")
+    length = cfg.get("max_span_length")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        fail(f"max_span_length must be an integer >= 1, got {length!r}.")
+    scale = cfg.get("head_learn_rate_scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.0 < float(scale) < float("inf"):
+        fail(f"head_learn_rate_scale must be a positive number, got {scale!r}.")
+    width = cfg.get("width")
+    if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
+        fail(f"width must be a positive integer, got {width!r}.")
 
 
-def _check_learn_rate_scale(value: Any, where: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < float("inf"):
+def _check_label_list(value: Any, what: str, where: str) -> List[str]:
+    """``value`` as a list, if it is a list of non-empty strings (labels in cfg or given to
+    ``initialize``)."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
         raise ValueError(
-            f"triple_extractor ({where}): head_learn_rate_scale must be a positive number, got {value!r}."
+            f"triple_extractor ({where}): {what} must be a list of non-empty strings, got {value!r}."
+        )
+    return list(value)
+
+
+def _check_format_version(version: Any, name: str, where: Any) -> None:
+    """A saved cfg's ``format_version``: newer than this code reads is an error."""
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"Cannot load the '{name}' component from {where}: it was saved in format "
+            f"{version} by a newer spacy-triples, this one reads format {FORMAT_VERSION}. "
+            "Upgrade spacy-triples (pip install -U spacy-triples)."
         )
 
 
+def _saved_cfg_with_defaults(saved: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, Any]:
+    """A cfg read from a saved pipeline, made whole: the keys a pipeline saved by an older version
+    lacks (``head_learn_rate_scale``, ``entity_labels``, ...) come from ``defaults`` (the cfg
+    ``__init__`` built from the config), and thresholds are rounded to 6 decimals, since srsly's
+    JSON reader is not exact for some (0.95 -> 0.9500000000000001). ``saved`` holds no
+    ``format_version`` or ``model_sha256`` (they are not settings)."""
+    cfg = dict(defaults, **saved)
+    if isinstance(cfg.get("threshold"), float):
+        cfg["threshold"] = round(cfg["threshold"], 6)
+    if isinstance(cfg.get("thresholds"), dict):
+        cfg["thresholds"] = {k: round(v, 6) if isinstance(v, float) else v for k, v in cfg["thresholds"].items()}
+    return cfg
+
+
 class _ScaledRate:
-    """An optimizer seen through ``lr_scale``: every update uses ``scale`` times its learning rate."""
+    """An optimizer seen through ``lr_scale``: every update uses ``scale`` times its learning rate.
+    thinc's ``Model.finish_update`` (and its shims') call it as they call the optimizer; its state
+    (moments, schedule, averages) stays the optimizer's."""
 
     def __init__(self, optimizer: Optimizer, scale: float):
         self.optimizer = optimizer
@@ -173,14 +218,6 @@ class _ScaledRate:
 
     def __call__(self, key, weights, gradient, *, lr_scale: float = 1.0):
         return self.optimizer(key, weights, gradient, lr_scale=lr_scale * self.scale)
-
-
-def _check_label_list(value: Any, what: str, where: str) -> List[str]:
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-        raise ValueError(
-            f"triple_extractor ({where}): {what} must be a list of non-empty strings, got {value!r}."
-        )
-    return list(value)
 
 
 def _accumulate_gradient(nlp: Language) -> int:
@@ -218,10 +255,25 @@ class TripleExtractor(TrainablePipe):
         scorer: Optional[Callable] = None,
     ) -> None:
         install_extensions()
-        _check_learn_rate_scale(head_learn_rate_scale, "config")
-        thresholds = dict(thresholds or {})
-        _check_settings(threshold, thresholds, max_span_length, "config")
+        cfg: Dict[str, Any] = {
+            "labels": [],
+            "threshold": threshold,
+            "thresholds": dict(thresholds) if isinstance(thresholds, Mapping) else thresholds or {},
+            "max_span_length": max_span_length,
+            "spans_key": spans_key,
+            "typed_entities": typed_entities,
+            "entity_labels": [],
+            "set_ents": set_ents,
+            "schema": {},
+            "width": None,
+            "head_learn_rate_scale": head_learn_rate_scale,
+        }
+        validate_cfg(cfg, "config")
         get_triple_head(model)  # a clear error now for a model that is not a triple head
+        cfg["thresholds"] = {k: float(v) for k, v in cfg["thresholds"].items()}
+        cfg["head_learn_rate_scale"] = float(head_learn_rate_scale)
+        # a schema file is read at initialize() and stored here, so a saved pipeline needs no file
+        cfg["schema"] = load_relation_schema(schema) if isinstance(schema, dict) else {}
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -231,20 +283,7 @@ class TripleExtractor(TrainablePipe):
         # by initialize(nlp=...), so that the sub-batches of one step add up to the batch's mean
         # gradient (the loss is a mean per batch) and grad_clip sees the same norms at any setting
         self.gradient_scale = 1.0
-        self.cfg: Dict[str, Any] = {
-            "labels": [],
-            "threshold": threshold,
-            "thresholds": {k: float(v) for k, v in thresholds.items()},
-            "max_span_length": max_span_length,
-            "spans_key": spans_key,
-            "typed_entities": typed_entities,
-            "entity_labels": [],
-            "set_ents": set_ents,
-            # a schema file is read at initialize() and stored here, so a saved pipeline needs no file
-            "schema": load_relation_schema(schema) if isinstance(schema, dict) else {},
-            "width": None,
-            "head_learn_rate_scale": float(head_learn_rate_scale),
-        }
+        self.cfg = cfg
 
     # ----------------------------------------------------------------- labels
     @property
@@ -378,25 +417,16 @@ class TripleExtractor(TrainablePipe):
         return losses
 
     def finish_update(self, sgd: Optimizer) -> None:
-        """Update the weights; the head's (the ``output_layer`` ref) at ``head_learn_rate_scale``
-        times the optimizer's rate."""
+        """Update the weights: thinc's ``finish_update`` on the model's two refs, the head's
+        (``output_layer``) at ``head_learn_rate_scale`` times the optimizer's rate."""
         scale = float(self.cfg.get("head_learn_rate_scale", 1.0))
         if scale == 1.0 or not self.model.has_ref("output_layer"):
             self.model.finish_update(sgd)
             return
-        head_ids = {node.id for node in self.model.get_ref("output_layer").walk()}
-        scaled = _ScaledRate(sgd, scale)
-        # Model.finish_update, with the optimizer chosen per node (not per key: thinc numbers
-        # nodes and shims with separate counters, so an id alone does not say which it is)
-        for node in self.model.walk():
-            for shim in node.shims:
-                shim.finish_update(scaled if node.id in head_ids else sgd)
-        for node in self.model.walk():
-            optimizer = scaled if node.id in head_ids else sgd
-            for name in node.param_names:
-                if node.has_grad(name):
-                    param, grad = optimizer((node.id, name), node.get_param(name), node.get_grad(name))
-                    node.set_param(name, param)
+        # build_triple_model's model is its two refs and holds no weights of its own; an upstream
+        # tok2vec or transformer that the tok2vec ref listens to is updated by its own component
+        self.model.get_ref("tok2vec").finish_update(sgd)
+        self.model.get_ref("output_layer").finish_update(_ScaledRate(sgd, scale))
 
     def get_loss(self, examples: Iterable[Example], outputs) -> Tuple[float, Any]:
         """The head's loss and its gradient for the model's training outputs on ``examples``."""
@@ -426,6 +456,11 @@ class TripleExtractor(TrainablePipe):
         """
         validate_get_examples(get_examples, "TripleExtractor.initialize")
         if nlp is not None:
+            # The one read of nlp.config["training"]. With accumulate_gradient = n, spacy train calls
+            # update() on n sub-batches and finish_update() once, so their gradients add up; the
+            # head's loss is a mean per batch (spaCy's own components sum theirs), so each is scaled
+            # by 1/n to give the whole batch's mean. update() cannot tell how many sub-batches make
+            # a step, and initialize() is the only method that is handed nlp.
             self.gradient_scale = 1.0 / _accumulate_gradient(nlp)
         given_types = None
         if isinstance(labels, dict):
@@ -485,29 +520,20 @@ class TripleExtractor(TrainablePipe):
             )
 
     # ---------------------------------------------------------- serialization
-    def _validate_loaded_cfg(self, where) -> None:
-        """Check a cfg read from disk or bytes: format version first, then every setting."""
-        version = self.cfg.pop("format_version", FORMAT_VERSION)
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise ValueError(
-                f"Cannot load the '{self.name}' component from {where}: it was saved in format "
-                f"{version} by a newer spacy-triples, this one reads format {FORMAT_VERSION}. "
-                "Upgrade spacy-triples (pip install -U spacy-triples)."
-            )
-        cfg = self.cfg
-        what = f"cfg in {where}"
-        _check_label_list(cfg.get("labels", []), "labels", what)
-        _check_label_list(cfg.get("entity_labels") or [], "entity_labels", what)
-        # srsly's JSON reader is not exact for some decimals (0.95 -> 0.9500000000000001)
-        if isinstance(cfg.get("threshold"), float):
-            cfg["threshold"] = round(cfg["threshold"], 6)
-        if isinstance(cfg.get("thresholds"), dict):
-            cfg["thresholds"] = {k: round(v, 6) if isinstance(v, float) else v for k, v in cfg["thresholds"].items()}
-        _check_settings(cfg.get("threshold"), cfg.get("thresholds") or {}, cfg.get("max_span_length"), what)
-        _check_learn_rate_scale(cfg.get("head_learn_rate_scale", 1.0), what)
-        width = cfg.get("width")
-        if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
-            raise ValueError(f"triple_extractor ({what}): width must be a positive integer, got {width!r}.")
+    def _load_cfg(self, saved: Any, where: Any) -> Optional[str]:
+        """Take the cfg read from ``where`` (a file, or "bytes"): its format version is checked, the
+        keys an older save lacks are filled in (``_saved_cfg_with_defaults``), and the result is
+        validated before it replaces ``self.cfg``. Returns the model checksum it records, if any."""
+        if not isinstance(saved, dict):
+            raise ValueError(f"Cannot load the '{self.name}' component: the cfg in {where} must hold a JSON "
+                             f"object, got {type(saved).__name__}.")
+        saved = dict(saved)
+        _check_format_version(saved.pop("format_version", FORMAT_VERSION), self.name, where)
+        expected_hash = saved.pop("model_sha256", None)
+        cfg = _saved_cfg_with_defaults(saved, self.cfg)
+        validate_cfg(cfg, f"cfg in {where}")
+        self.cfg = cfg
+        return expected_hash
 
     def _build_for_load(self) -> None:
         """Build the PyTorch head from cfg so that stored weights can be loaded into it."""
@@ -534,9 +560,7 @@ class TripleExtractor(TrainablePipe):
         self._validate_serialization_attrs()
         msg = srsly.msgpack_loads(bytes_data)
         if "cfg" in msg and "cfg" not in exclude:
-            self.cfg.update(srsly.json_loads(msg["cfg"]))
-            self.cfg.pop("model_sha256", None)
-            self._validate_loaded_cfg("bytes")
+            self._load_cfg(srsly.json_loads(msg["cfg"]), "bytes")
         if "vocab" in msg and "vocab" not in exclude:
             self.vocab.from_bytes(msg["vocab"], exclude=exclude)
         if "model" in msg and "model" not in exclude:
@@ -545,23 +569,20 @@ class TripleExtractor(TrainablePipe):
         return self
 
     def to_disk(self, path, *, exclude=tuple()) -> None:
-        """Write cfg, vocab and model. The model file is written to a temporary name and renamed,
-        and cfg records its SHA-256, so a save interrupted midway cannot load as a mix of two models."""
+        """Write cfg, vocab and model. The model and cfg files are written through temporary files
+        (``safe_io``), and cfg records the model's SHA-256, so a save interrupted midway cannot load
+        as a mix of two models."""
         path = util.ensure_path(path)
         path.mkdir(parents=True, exist_ok=True)
         cfg = dict(self.cfg, format_version=FORMAT_VERSION)
         if "model" not in exclude:
             data = self.model.to_bytes()
             cfg["model_sha256"] = hashlib.sha256(data).hexdigest()
-            tmp = path / "model.tmp"
-            tmp.write_bytes(data)
-            os.replace(tmp, path / "model")
+            write_bytes(path / "model", data)
         if "vocab" not in exclude:
             self.vocab.to_disk(path / "vocab", exclude=exclude)
         if "cfg" not in exclude:
-            tmp = path / "cfg.tmp"
-            srsly.write_json(tmp, cfg)
-            os.replace(tmp, path / "cfg")
+            write_text(path / "cfg", srsly.json_dumps(cfg, indent=2))  # as srsly.write_json writes it
 
     def from_disk(self, path, *, exclude=tuple()) -> "TripleExtractor":
         self._validate_serialization_attrs()
@@ -576,11 +597,7 @@ class TripleExtractor(TrainablePipe):
                     f"Cannot load the '{self.name}' component: {cfg_path} is not valid JSON ({err}). "
                     "Was it edited by hand or truncated? Restore it or save the pipeline again."
                 ) from err
-            if not isinstance(loaded, dict):
-                raise ValueError(f"Cannot load the '{self.name}' component: {cfg_path} must hold a JSON object.")
-            self.cfg.update(loaded)
-            expected_hash = self.cfg.pop("model_sha256", None)
-            self._validate_loaded_cfg(cfg_path)
+            expected_hash = self._load_cfg(loaded, cfg_path)
         if "vocab" not in exclude and (path / "vocab").exists():
             self.vocab.from_disk(path / "vocab", exclude=exclude)
         if "model" not in exclude:

@@ -5,7 +5,7 @@ import spacy
 import torch
 from thinc.api import Model, chain
 
-from spacy_triples.encoders.dgcnn.model.pytorch import DGCNNEncoder
+from spacy_triples.encoders.dgcnn.pytorch import DGCNNEncoder
 from spacy_triples.heads.pointer.pytorch import ConditionalLayerNorm, PointerTagger
 from spacy_triples.heads.pointer.util import (
     decode_pointer_objects,

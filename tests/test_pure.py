@@ -3,15 +3,9 @@ import numpy
 import pytest
 import torch
 
+from benchmarks.reference_decoder import Candidates, decode_triples, dense_candidates, dense_to_candidates
 from spacy_triples.heads.global_pointer.pytorch import GlobalPointerLinker, rotary, valid_masks
-from spacy_triples.heads.global_pointer.util import (
-    Candidates,
-    count_unreachable,
-    decode_triples,
-    dense_to_candidates,
-    make_masks,
-    make_targets,
-)
+from spacy_triples.heads.global_pointer.util import count_unreachable, make_masks, make_targets
 from spacy_triples.heads.global_pointer.windows import entity_mask, pair_mask, plan_windows, window_token_index
 from spacy_triples.losses import logit, multilabel_categorical_crossentropy
 
@@ -123,6 +117,8 @@ def test_mce_perfect_scores_give_small_loss():
     assert loss < 1e-6
 
 
+# decode_triples and dense_to_candidates are the reference decoder's (benchmarks/reference_decoder.py):
+# the linking rules that GlobalPointerLinker.link keeps, on hand-written candidates
 def _cands(items, n_heads=2):
     if not items:
         return Candidates.empty()
@@ -183,7 +179,7 @@ def test_dense_to_candidates():
 
 
 def _check_sparse(index, values, dense, mask, cut):
-    """The sparse output of GlobalPointerLinker.candidates against the dense maps of the same
+    """The sparse output of the reference decoder's dense_candidates against the dense maps of the same
     module (another code path, so other float32 kernels): per (window, head) the positions above
     ``cut`` inside ``mask``, the best W (the window's width) of them, in index order, with the dense
     values. A position whose dense value lies within CUT_MARGIN of the cut, or of the W-th best
@@ -219,7 +215,7 @@ def test_torch_sparse_output_matches_dense():
     lengths = torch.tensor([5, 3])
     with torch.no_grad():
         ent, head, tail = module(x, lengths)
-        sparse = module.candidates(x, lengths, threshold=-0.2, max_span_length=2, max_chunk_elements=1)
+        sparse = dense_candidates(module, x, lengths, threshold=-0.2, max_span_length=2, max_chunk_elements=1)
     e_mask, p_mask = entity_mask([5, 3], 5, 2), pair_mask([5, 3], 5)
     capped = 0
     for dense, mask, (index, values) in zip(

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
+from benchmarks.reference_decoder import Candidates, decode_triples
 from spacy_triples.gold import align_gold
-from spacy_triples.heads.global_pointer.util import Candidates, decode_triples
 from spacy_triples.heads.global_pointer.windows import plan_windows
 from spacy_triples.heads.pointer.util import decode_pointer_spans
 from spacy_triples.triples import DATA_ATTR

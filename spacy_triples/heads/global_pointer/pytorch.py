@@ -6,8 +6,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ...glue import full_precision
-
 
 def rotary(x: torch.Tensor) -> torch.Tensor:
     """Rotary position embedding (RoPE) over the sequence axis of x (N, W, D), D even."""
@@ -65,24 +63,6 @@ def valid_masks(lengths: torch.Tensor, width: int, max_span_length: int):
     span = pos[None, :] - pos[:, None]
     band = (span >= 0) & (span < max_span_length)
     return (pair & band[None])[:, None], pair[:, None]
-
-
-def sparse_above(scores: torch.Tensor, mask: torch.Tensor, cut: float, offset: int):
-    """Positions of scores (n, H, W, W) above ``cut`` inside ``mask``, as (index (k, 4), logit (k,)).
-
-    At most W positions per (window, head) are kept, the best ones, so that a poorly trained model
-    (where half of all pairs may pass) cannot flood the decoder. Rows come out in index order.
-    """
-    n, heads, width, _ = scores.shape
-    flat = scores.masked_fill(~mask, float("-inf")).reshape(n, heads, width * width)
-    values, positions = flat.topk(min(width, width * width), dim=-1)
-    hits = values > cut
-    rows = hits.nonzero()
-    pos = positions[hits]
-    order = torch.argsort((rows[:, 0] * heads + rows[:, 1]) * width * width + pos)
-    rows, pos, logits = rows[order], pos[order], values[hits][order]
-    index = torch.stack([rows[:, 0] + offset, rows[:, 1], pos // width, pos % width], dim=1)
-    return index, logits
 
 
 def entity_caps(lengths: torch.Tensor) -> torch.Tensor:
@@ -318,24 +298,3 @@ class GlobalPointerLinker(nn.Module):
         if not index_parts:
             return torch.zeros((0, 8), dtype=torch.long, device=x.device), torch.zeros((0,), device=x.device)
         return torch.cat(index_parts), torch.cat(logit_parts)
-
-    def candidates(self, x: torch.Tensor, lengths: torch.Tensor, threshold: float, max_span_length: int = 1_000_000,
-                   max_chunk_elements: int = 2**22) -> Tuple[torch.Tensor, ...]:
-        """Reference path (the decoder before ``link``): dense head and tail scores over every
-        position pair and relation, returned as sparse candidates of each pointer (``sparse_above``)
-        for ``util.decode_triples``. Its cost grows with W x W x R; kept to check ``link`` against.
-        """
-        n, width = x.shape[0], x.shape[1]
-        per_window = max((self.entity.bias.out_features // 2 + 2 * self.n_relations) * width * width, 1)
-        chunk = max(1, max_chunk_elements // per_window)
-        out = [[], [], [], [], [], []]
-        for start in range(0, n, chunk):
-            xs, ls = x[start : start + chunk], lengths[start : start + chunk]
-            ent_mask, pair_mask = valid_masks(ls, width, max_span_length)
-            ent, head, tail = self.scores(xs)
-            ent = role_scores(ent, self.n_entity_types, self.mention_types, self.mention_decode)
-            for k, (s, m) in enumerate(((ent, ent_mask), (head, pair_mask), (tail, pair_mask))):
-                index, logit = sparse_above(s, m, threshold, start)
-                out[2 * k].append(index)
-                out[2 * k + 1].append(logit)
-        return tuple(torch.cat(parts) for parts in out)

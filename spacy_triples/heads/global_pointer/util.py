@@ -1,15 +1,16 @@
-"""Pure helpers of the GlobalPointer-linking head: gold -> targets and masks, and sparse pair
-candidates -> triples.
+"""Pure helpers of the GlobalPointer-linking head: gold -> targets and masks, and linked triples ->
+rows.
 
 Gold rows are :class:`~spacy_triples.triples.TripleRow` in token offsets of the predicted doc, with
 label indices (entity types 0 when untyped). ``None`` instead of a list marks a doc whose gold is
 missing or could not be aligned: all its windows are masked out of the loss.
 
-The model hands decoding only the candidates above the candidate threshold, as sparse arrays of
-``(window, head, i, j)`` indices and their logits, so decoding never loops over all token pairs x
-relations: it loops over relation-head candidates and looks up the matching spans and tails.
+At prediction the model links the triples itself (``GlobalPointerLinker.link`` scores the relation
+pointers only at candidate subject/object pairs) and hands decoding the linked triples above the
+candidate threshold; ``rows_from_links`` applies the thresholds and maps them to doc offsets. (The
+dense decoder ``link`` replaced lives in ``benchmarks/reference_decoder.py``, as a reference.)
 """
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy
 
@@ -104,81 +105,6 @@ def count_unreachable(gold: Sequence[GoldRows], windows: numpy.ndarray) -> int:
     return missed
 
 
-class Candidates(NamedTuple):
-    """Sparse pair scores: ``index`` is an int array (k, 4) of (window, head, i, j); ``logit`` (k,)."""
-
-    index: numpy.ndarray
-    logit: numpy.ndarray
-
-    @classmethod
-    def empty(cls) -> "Candidates":
-        return cls(numpy.zeros((0, 4), dtype="i"), numpy.zeros((0,), dtype="f"))
-
-
-def dense_to_candidates(scores: numpy.ndarray, mask: numpy.ndarray, threshold: float) -> Candidates:
-    """Pick the positions of a dense (N, H, W, W) score array whose logit exceeds ``logit(threshold)``."""
-    hits = (scores > logit(threshold)) & numpy.broadcast_to(mask, scores.shape)
-    index = numpy.argwhere(hits).astype("i")
-    return Candidates(index, scores[hits].astype("f"))
-
-
-def decode_triples(
-    windows: numpy.ndarray,
-    n_docs: int,
-    entity: Candidates,
-    head: Candidates,
-    tail: Candidates,
-    threshold: Union[float, Sequence[float]],
-    max_span_length: int,
-    n_types: int = 1,
-) -> List[List[TripleRow]]:
-    """Link candidates into triples, per doc, in doc token offsets (end exclusive).
-
-    A triple (subject (i, j), r, object (k, l)) is kept when the subject score [0, i, j], the object
-    score [1, k, l], head[r, i, k] and tail[r, j, l] all pass the threshold (a probability; one for
-    all relations, or a sequence with one per relation) and both spans are at most
-    ``max_span_length`` tokens. Its score is the smallest of the four
-    probabilities. A triple found in several overlapping windows is kept once per typing, with its best
-    score (``merge_best``); the schema filter and the Doc storage then keep the best typing.
-    With typed entities (``n_types`` > 1), entity head t is "subject of type t" and head T + t
-    "object of type t"; the types come back in the rows' subject_type / object_type.
-    """
-    if isinstance(threshold, (int, float)):
-        cuts = None
-        cut = logit(threshold)
-    else:
-        cuts = numpy.asarray([logit(t) for t in threshold], dtype="float64")
-        cut = float(cuts.min()) if len(cuts) else 0.0
-    lengths = windows[:, 2] - windows[:, 1] if len(windows) else numpy.zeros((0,), dtype="i")
-    entity = _filter(entity, cut, max_span_length)
-    # Bound the work on a poorly trained model (where half of all pairs may pass): a window of L
-    # tokens keeps at most 2L subject/object candidates and L per relation for head and tail,
-    # the best-scoring ones. A trained model stays far below these caps.
-    entity = _top_per_window(entity, 2 * lengths)
-    head = _top_per_window(_filter(head, cut, cuts=cuts), len(numpy.unique(head.index[:, 1])) * lengths)
-    tail = _top_per_window(_filter(tail, cut, cuts=cuts), len(numpy.unique(tail.index[:, 1])) * lengths)
-    subjects: Dict[Tuple[int, int], List[Tuple[int, float, int]]] = {}
-    objects: Dict[Tuple[int, int], List[Tuple[int, float, int]]] = {}
-    for (w, h, i, j), s in zip(entity.index.tolist(), entity.logit.tolist()):
-        (subjects if h < n_types else objects).setdefault((w, i), []).append((j, s, h % n_types))
-    tails = {(w, r, j, l): s for (w, r, j, l), s in zip(tail.index.tolist(), tail.logit.tolist())}
-    found: List[List[TripleRow]] = [[] for _ in range(n_docs)]
-    for (w, r, i, k), s_head in zip(head.index.tolist(), head.logit.tolist()):
-        for j, s_subj, s_type in subjects.get((w, i), ()):
-            for l, s_obj, o_type in objects.get((w, k), ()):
-                s_tail = tails.get((w, r, j, l))
-                if s_tail is None:
-                    continue
-                lowest = min(s_head, s_subj, s_obj, s_tail)
-                if cuts is not None and lowest <= cuts[r]:
-                    continue
-                doc, start = int(windows[w, 0]), int(windows[w, 1])
-                score = float(sigmoid(lowest))
-                found[doc].append(TripleRow(start + i, start + j + 1, r, start + k, start + l + 1, s_type, o_type, score))
-    return [merge_best(rows, typed=True) for rows in found]
-
-
-
 def rows_from_links(
     windows: numpy.ndarray,
     n_docs: int,
@@ -213,26 +139,3 @@ def rows_from_links(
     ):
         found[doc].append(TripleRow(s0, s1 + 1, rel, o0, o1 + 1, s_type, o_type, score))
     return [merge_best(rows, typed=True) for rows in found]
-
-
-def _filter(cands: Candidates, cut: float, max_span_length: Optional[int] = None, cuts=None) -> Candidates:
-    """Keep candidates above ``cut``, or above ``cuts[head]`` per relation head when given."""
-    keep = cands.logit > (cut if cuts is None else cuts[cands.index[:, 1]])
-    if max_span_length is not None:
-        span = cands.index[:, 3] - cands.index[:, 2]
-        keep &= (span >= 0) & (span < max_span_length)
-    return Candidates(cands.index[keep], cands.logit[keep])
-
-
-def _top_per_window(cands: Candidates, caps: numpy.ndarray) -> Candidates:
-    """Keep the ``caps[w]`` best candidates of each window w."""
-    if len(cands.logit) == 0:
-        return cands
-    window = cands.index[:, 0]
-    order = numpy.lexsort((-cands.logit, window))
-    sorted_window = window[order]
-    first = numpy.searchsorted(sorted_window, sorted_window, side="left")
-    rank = numpy.arange(len(order)) - first
-    keep = order[rank < caps[sorted_window]]
-    keep.sort()
-    return Candidates(cands.index[keep], cands.logit[keep])
