@@ -1,0 +1,71 @@
+"""``spacy-triples convert``: a dataset file in any supported format -> a .spacy DocBin with gold triples."""
+import sys
+from pathlib import Path
+from typing import Optional
+
+import spacy
+import typer
+
+from ..convert import READERS, ConversionReport, detect_format, load_schema, write_docbin
+from ._util import Command, app, choice, choices_metavar
+
+FORMATS = ["auto"] + sorted(READERS)
+
+
+@app.command("convert", cls=Command, help="convert a dataset file to a .spacy DocBin with gold doc._.triples")
+def convert_cli(
+    input: str = typer.Argument(..., show_default=False),
+    output: str = typer.Argument(..., show_default=False),
+    format: str = typer.Option("auto", "--format", parser=choice(FORMATS), metavar=choices_metavar(FORMATS),
+                               help="input format (default: detected from the first record)"),
+    lang: Optional[str] = typer.Option(None, "--lang", help="language of the tokenizer (default: zh for DuIE, else "
+                                       "en)"),
+    schema: Optional[str] = typer.Option(None, "--schema", help="relation schema (DuIE schema, CasRel rel2id.json, or "
+                                         "one name per line): triples with other relations are skipped and counted"),
+    strict: bool = typer.Option(False, "--strict", help="make any skipped record or triple an error"),
+) -> None:
+    report = convert(input, output, format, lang, schema, strict, progress=sys.stderr.isatty())
+    print(report.table())
+
+
+def convert(
+    input_path: str,
+    output_path: str,
+    fmt: str = "auto",
+    lang: Optional[str] = None,
+    schema: Optional[str] = None,
+    strict: bool = False,
+    progress: bool = False,
+) -> ConversionReport:
+    """Convert a dataset file to a .spacy DocBin; returns the accounting of every record."""
+    from ..safe_io import check_output_path
+
+    check_output_path(output_path, input_path)
+    docs, report = read_dataset(input_path, fmt, lang, schema, strict, progress)
+    write_docbin(docs, Path(output_path))
+    report.check()
+    return report
+
+
+def read_dataset(input_path, fmt="auto", lang=None, schema=None, strict=False, progress=False):
+    """Return (lazy iterator of docs, report) for a dataset file in any supported format."""
+    path = Path(input_path)
+    if not path.is_file():
+        raise ValueError(f"Input file {input_path} does not exist (or is not a file).")
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt not in READERS:
+        raise ValueError(f"Unknown format '{fmt}'. Choose one of: auto, {', '.join(sorted(READERS))}.")
+    if lang is None:
+        lang = "zh" if fmt == "duie" else "en"
+    try:
+        nlp = spacy.blank(lang)
+    except ImportError as err:
+        raise ValueError(f"Unknown --lang '{lang}': give a language code spaCy supports (en, zh, de, ...).") from err
+    report = ConversionReport(strict=strict)
+    docs = READERS[fmt](path, nlp, report, schema=load_schema(Path(schema)) if schema else None)
+    if progress:
+        from tqdm import tqdm
+
+        docs = tqdm(docs, desc=f"converting {path.name} ({fmt})", unit=" docs", file=sys.stderr, leave=False)
+    return docs, report
