@@ -20,8 +20,8 @@ import torch
 
 torch.set_num_threads(1)
 from tests.util import TRAIN_DATA, make_examples
-from tests.test_typed import _typed_examples
-from tests.test_pointer import CNN, DGCNN, GP, POINTER
+from tests.util import typed_examples as _typed_examples
+from tests.util import CNN, DGCNN, GP, POINTER
 
 RUNS = [
     ("gp-cnn", GP, CNN, make_examples, {}),

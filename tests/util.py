@@ -1,10 +1,18 @@
 """Shared test data: a handful of sentences covering a shared entity, a pair with two relations
 and nested spans."""
+from pathlib import Path
+
 import spacy
-from spacy.tokens import Doc
+import torch
+from spacy.language import Language
+from spacy.tokens import Doc, Span
 from spacy.training import Example
+from thinc.api import Config
 
 from spacy_triples import Triple
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+FIXTURES = Path(__file__).parent / "fixtures"
 
 # (words, [(s_start, s_end, relation, o_start, o_end)]) with token offsets, end exclusive
 TRAIN_DATA = [
@@ -184,3 +192,103 @@ def save_with_component(model_dir, factory: str, folder) -> str:
     path = folder / "model"
     nlp.to_disk(path)
     return str(path)
+
+
+# Shared by several test modules: pipelines, configs and probes
+
+TYPES = {"Barack Obama": "PER", "Honolulu": "LOC", "Angela Merkel": "PER", "Berlin": "LOC",
+         "the German government": "ORG", "Paris": "LOC", "France": "LOC", "University of Chicago": "ORG",
+         "Chicago": "LOC", "John Rockefeller": "PER", "Microsoft": "ORG", "Satya Nadella": "PER", "Redmond": "LOC"}
+
+
+def typed_examples(nlp):
+    examples = []
+    for words, triples in TRAIN_DATA:
+        ref = Doc(nlp.vocab, words=words)
+        ref._.triples = [(Span(ref, s0, s1, label=TYPES[ref[s0:s1].text]), rel,
+                          Span(ref, o0, o1, label=TYPES[ref[o0:o1].text])) for s0, s1, rel, o0, o1 in triples]
+        examples.append(Example(Doc(nlp.vocab, words=words), ref))
+    return examples
+
+
+EMBED = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 64, "rows": [500, 100, 100, 50],
+         "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"], "include_static_vectors": False}
+
+
+DGCNN = {"@architectures": "spacy_triples.DGCNN.v1", "width": 64, "attention_heads": 4, "embed": EMBED}
+
+
+CNN = {"@architectures": "spacy.Tok2Vec.v2", "embed": EMBED, "encode": {
+    "@architectures": "spacy.MaxoutWindowEncoder.v2", "width": 64, "window_size": 1, "maxout_pieces": 3, "depth": 2}}
+
+
+POINTER = "spacy_triples.PointerHead.v1"
+
+
+GP = "spacy_triples.GlobalPointer.v1"
+
+
+GP2 = "spacy_triples.GlobalPointer.v2"
+
+
+def train_head(head, tok2vec, examples_fn=make_examples, n_iter=300, config=None, early_stop=True, model_args=None):
+    nlp = spacy.blank("en")
+    model = {"@architectures": head, "tok2vec": tok2vec, **(model_args or {})}
+    nlp.add_pipe("triple_extractor", config={"model": model, **(config or {})})
+    examples = examples_fn(nlp)
+    spacy.util.fix_random_seed(0)
+    optimizer = nlp.initialize(lambda: examples)
+    for i in range(n_iter):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+        if early_stop and i % 50 == 49 and nlp.evaluate(examples)["triples_f"] == 1.0:
+            break
+    return nlp, examples
+
+
+def param_snapshot(model):
+    out = {}
+    for node in model.walk():
+        for name in node.param_names:
+            if node.has_param(name):
+                out[(node.name, node.id, name)] = node.get_param(name).copy()
+        for shim in node.shims:
+            for name, tensor in shim._model.named_parameters():
+                out[(node.name, shim.id, name)] = tensor.detach().numpy().copy()
+    return out
+
+
+def gp_linker(nlp):
+    return nlp.get_pipe("triple_extractor").model.get_ref("output_layer").layers[0].shims[0]._model
+
+
+def gp_entity_scores(nlp, text):
+    doc = nlp.make_doc(text)
+    vectors = nlp.get_pipe("triple_extractor").model.get_ref("tok2vec").predict([doc])[0]
+    with torch.no_grad():
+        return gp_linker(nlp).scores(torch.tensor(vectors)[None])[0]
+
+
+def transformer_config(name: str, path: str = "configs/transformer.cfg") -> Config:
+    config = Config().from_disk(path)
+    config["components"]["transformer"]["model"]["name"] = name
+    config["components"]["transformer"]["model"]["get_spans"]["window"] = 16
+    config["components"]["transformer"]["model"]["get_spans"]["stride"] = 12
+    return keep_one_layer(config)
+
+
+GOLD = {tuple(words): triples for words, triples in TRAIN_DATA}
+
+
+@Language.component("spacy_triples_test_gold_triples")
+def gold_triples(doc):
+    """Test stand-in for a trained pipeline: the gold triples of tests/util.py's sentences."""
+    triples = GOLD.get(tuple(t.text for t in doc), [])
+    doc._.triples = [Triple(doc[s0:s1], rel, doc[o0:o1], 0.9) for s0, s1, rel, o0, o1 in triples]
+    return doc
+
+
+def gold_nlp():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("spacy_triples_test_gold_triples")
+    nlp.meta["name"], nlp.meta["version"] = "gold", "1.2.3"
+    return nlp

@@ -3,7 +3,6 @@ import json
 from pathlib import Path
 from typing import Optional
 
-import spacy
 import typer
 
 from ._util import Command, app, choice, choices_metavar, positive_int
@@ -33,14 +32,11 @@ def stats(input_path: str, fmt: str = "auto", lang: Optional[str] = None, max_wo
     from ..stats import dataset_stats, load_wordpiece_tokenizer
 
     if input_path.endswith(".spacy"):
-        from spacy.tokens import DocBin
+        from ..export.readers import read_docbin
 
         if not Path(input_path).is_file():
             raise ValueError(f"Input file {input_path} does not exist.")
-        try:
-            docs = list(DocBin().from_disk(input_path).get_docs(spacy.blank(lang or "en").vocab))
-        except Exception as err:  # msgpack/zlib errors of a file that is not a DocBin
-            raise ValueError(f"{input_path} is not a readable .spacy DocBin ({type(err).__name__}: {err}).") from err
+        docs = read_docbin(input_path, lang or "en")
     else:
         docs, _ = read_dataset(input_path, fmt, lang)
     return dataset_stats(docs, max_wordpieces, load_wordpiece_tokenizer(wordpiece_model))

@@ -1,0 +1,1 @@
+"""Every command's options, help and one real call."""

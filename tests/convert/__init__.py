@@ -1,0 +1,1 @@
+"""Dataset readers (convert/) and annotation-tool round trips."""

@@ -1,0 +1,1 @@
+"""Targets, losses and decoding as pure functions over hand-written arrays."""

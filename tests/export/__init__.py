@@ -1,0 +1,1 @@
+"""Export writers (export/) and render."""

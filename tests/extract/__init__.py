@@ -1,0 +1,1 @@
+"""The extract command and record (extract/)."""

@@ -1,0 +1,1 @@
+"""The corpus graph (graph/) and its integrations."""

@@ -1,0 +1,1 @@
+"""Each head's model (GlobalPointer, PointerHead) and the DGCNN encoder: gradients, overfitting, round trips."""

@@ -1,0 +1,1 @@
+"""The component: factory, config, labels, schemas, typed entities, mentions, listeners, Chinese."""

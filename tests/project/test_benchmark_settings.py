@@ -1,0 +1,48 @@
+"""The benchmarks' ``--set KEY=VALUE`` parsing (benchmarks/compare_architectures.parse_settings),
+which every benchmark script uses to override a config."""
+import sys
+
+import pytest
+
+from ..util import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import compare_architectures as ca  # noqa: E402  (stdlib only at import)
+
+
+def test_values_are_read_as_json():
+    overrides = ca.parse_settings([
+        "training.optimizer.learn_rate.initial_rate=0.0002", "training.batcher.size=8",
+        "components.triple_extractor.typed_entities=false", "initialize.after_init=null",
+        'initialize.after_init.patterns=["word_embeddings", "position"]',
+    ])
+    assert overrides == {
+        "training.optimizer.learn_rate.initial_rate": 0.0002, "training.batcher.size": 8,
+        "components.triple_extractor.typed_entities": False, "initialize.after_init": None,
+        "initialize.after_init.patterns": ["word_embeddings", "position"],
+    }
+
+
+def test_non_json_value_stays_a_string_and_equals_signs_in_values_survive():
+    overrides = ca.parse_settings(["components.transformer.model.name=/models/a=b", "x.y="])
+    assert overrides == {"components.transformer.model.name": "/models/a=b", "x.y": ""}
+
+
+@pytest.mark.parametrize("bad", ["training.batcher.size", "=8"])
+def test_setting_without_key_or_equals_sign_is_an_error(bad):
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        ca.parse_settings([bad])
+
+
+def test_results_payload_keeps_earlier_commands_and_hand_added_keys():
+    first = ca.results_payload({}, [{"seed": 0}], "cmd A", "m", [{"mean": 1}])
+    assert first["earlier_commands"] == [] and first["command"] == "cmd A"
+    first["more_seeds"] = {"command": "cmd B", "seed_summaries": [{"mean": 2}]}
+    second = ca.results_payload(first, [{"seed": 0}, {"seed": 1}], "cmd C", "m2", [{"mean": 3}])
+    assert second["command"] == "cmd C" and second["machine"] == "m2"
+    assert second["seed_summaries"] == [{"mean": 3}]
+    assert second["results"] == [{"seed": 0}, {"seed": 1}]
+    assert second["earlier_commands"] == [{"command": "cmd A", "seed_summaries": [{"mean": 1}]}]
+    assert second["more_seeds"] == {"command": "cmd B", "seed_summaries": [{"mean": 2}]}
+    third = ca.results_payload(second, [], "cmd D", "m", [])
+    assert [c["command"] for c in third["earlier_commands"]] == ["cmd A", "cmd C"]

@@ -1,0 +1,1 @@
+"""The Ray engine (extract/ray_engine/)."""
