@@ -37,3 +37,21 @@ def test_every_test_module_is_in_a_subject_folder():
         assert (folder / "__init__.py").is_file(), folder
         assert ast.get_docstring(ast.parse((folder / "__init__.py").read_text(encoding="utf8"))), \
             f"{folder.name}/__init__.py should say what the folder tests"
+
+
+def test_no_source_file_is_ignored_by_git():
+    """A pattern such as ``training/`` (meant for the training output folder) once hid
+    ``tests/training/__init__.py`` and ``spacy_triples/training/__init__.py`` from commits."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = [p.relative_to(ROOT).as_posix() for folder in ("spacy_triples", "tests", "configs", "scripts", "docs")
+             for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+             and p.suffix in (".py", ".cfg", ".sh", ".md", ".json", ".txt", ".yml", ".spacy")]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], input="\n".join(files), cwd=ROOT,
+                             capture_output=True, text=True).stdout.split()
+    assert ignored == []
