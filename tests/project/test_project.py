@@ -17,6 +17,7 @@ def test_cpu_workflow_then_package(tmp_path):
     project.mkdir()
     shutil.copy(ROOT / "project.yml", project / "project.yml")
     shutil.copytree(ROOT / "configs", project / "configs")
+    shutil.copytree(ROOT / "scripts", project / "scripts")  # the data step runs scripts/locate_assets.py
     shutil.copytree(ROOT / "data" / "sample", project / "sample")
     overrides = {
         "vars.data_dir": "sample", "vars.cpu_dataset": "sample", "vars.cpu_config": "test/tiny",
