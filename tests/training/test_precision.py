@@ -240,6 +240,22 @@ def test_quantize_linear_quantizes_only_linear_and_shares_the_rest():
     torch.testing.assert_close(Y, plain, atol=0.05, rtol=0.05)  # ... but close
 
 
+
+def test_quantize_linear_scales_each_output_channel_apart():
+    # rows of very different size: one scale for the whole matrix (per-tensor) rounds the small
+    # rows to a few levels; a scale per output row keeps each row's relative error small
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(64, 8, bias=False)
+    with torch.no_grad():
+        linear.weight.mul_(torch.tensor([100.0] + [0.01] * 7)[:, None])
+    X = torch.randn(32, 64)
+    with torch.no_grad():
+        plain = linear(X)
+        Y = quantize_linear(linear)(X)
+    assert quantize_linear(linear).weight().qscheme() == torch.per_channel_affine
+    small = (Y[:, 1:] - plain[:, 1:]).abs().max() / plain[:, 1:].abs().max()
+    assert float(small) < 0.05, f"small rows lost precision: relative error {float(small):.3f}"
+
 def test_int8_shim_predicts_quantized_trains_float_and_follows_weight_changes():
     model, linear, _ = _linear_model(hook=False)
     ran = []  # the module that computed (the int8 copy inherits the hook)
