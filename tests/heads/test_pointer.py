@@ -17,7 +17,6 @@ from spacy_triples.heads.pointer.util import (
     pointer_token_targets,
     query_arrays,
     sample_subjects,
-    schema_object_mask,
 )
 from spacy_triples.losses import binary_crossentropy_with_logits
 
@@ -333,14 +332,27 @@ def test_pointer_update_with_empty_and_unannotated_docs(pointer_nlp):
     assert numpy.isfinite(losses["triple_extractor"]) and losses["triple_extractor"] > 0
 
 
-def test_schema_masks_impossible_relations_in_training():
-    labels, types = ["born_in", "works_for", "unnamed"], ["LOC", "ORG", "PER"]
+def test_schema_does_not_change_the_training_loss():
+    """The schema filters predictions only: the pointer head trains every relation on every
+    conditional pass, those the subject's type cannot take included. (Leaving those out of the
+    object loss cut DuIE dev F1 after 655 steps from 29.3 to 6.8: they are the negatives that
+    teach the object pointers to stay quiet.)"""
+    from spacy_triples.heads import HeadSettings
+    from spacy_triples.heads.pointer.model import PointerHead, PointerScores
+    from thinc.api import NumpyOps
+
+    labels, types = ("born_in", "works_for", "unnamed"), ("LOC", "ORG", "PER")
     schema = {"born_in": [["PER"], ["LOC"]], "works_for": [["PER"], ["ORG"]]}
     gold = [[(0, 2, 0, 5, 6, 2, 0)], [(0, 1, 1, 3, 4, 1, 1)]]  # a PER subject; an ORG subject
-    queries = numpy.array([[0, 0, 2, 0, 7], [1, 0, 1, 0, 5]])
-    mask = schema_object_mask(queries, gold, labels, types, schema)
-    assert mask.shape == (2, 1, 6)
-    assert mask[0, 0].tolist() == [True, True, False, True, True, False]  # PER: born_in, works_for
-    assert not mask[1].any()  # an ORG subject can take no relation of this schema
-    assert schema_object_mask(queries, gold, labels, types, {}).all()  # no schema: nothing masked
-    assert schema_object_mask(queries, gold, labels, ["ENTITY"], schema).all()  # untyped: nothing masked
+    lengths = [7, 5]
+    queries = make_queries([[(0, 2)], [(0, 1)]], lengths, reach=10)
+    rng = numpy.random.RandomState(0)
+    outputs = PointerScores(lengths, queries, rng.normal(size=(12, 12)).astype("f"),
+                            rng.normal(size=(2, 7, 6)).astype("f"))
+    head = PointerHead(None)
+    loss, plain = head.get_loss(outputs, gold, HeadSettings(labels, types, 0.5, (0.5,) * 3, 8, {}), NumpyOps())
+    loss_s, with_schema = head.get_loss(outputs, gold, HeadSettings(labels, types, 0.5, (0.5,) * 3, 8, schema), NumpyOps())
+    assert loss_s == loss
+    assert numpy.array_equal(with_schema.objects, plain.objects) and numpy.array_equal(with_schema.tokens, plain.tokens)
+    # the ORG subject's query can take no relation of this schema, yet its positions still train
+    assert numpy.abs(with_schema.objects[1]).sum() > 0

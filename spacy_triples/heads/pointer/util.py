@@ -93,29 +93,6 @@ def pointer_object_targets(
     return targets, mask
 
 
-def schema_object_mask(
-    queries: numpy.ndarray, gold: Sequence[GoldRows], labels: Sequence[str], types: Sequence[str], schema: dict
-) -> numpy.ndarray:
-    """Which object channels of each conditional pass may count in the loss, given a schema.
-
-    Returns a bool array (K, 1, 2R): relation r is masked for a query whose subject has no entity
-    type that the schema allows as a subject of r (relations the schema does not name included),
-    since decoding would drop such triples anyway; training on them only adds easy negatives.
-    An empty schema, or untyped entities, masks nothing.
-    """
-    n_labels = len(labels)
-    mask = numpy.ones((len(queries), 1, 2 * n_labels), dtype=bool)
-    if not schema or len(types) < 2:
-        return mask
-    for q, (doc, s0, s1, _, _) in enumerate(queries.tolist()):
-        subject_types = {types[row[5]] for row in gold[doc] or [] if (row[0], row[1]) == (s0, s1) and len(row) > 5}
-        for r, label in enumerate(labels):
-            pair = schema.get(label)
-            if pair is None or not subject_types & set(pair[0]):
-                mask[q, 0, r] = mask[q, 0, n_labels + r] = False
-    return mask
-
-
 def decode_pointer_spans(
     start_prob: numpy.ndarray, end_prob: numpy.ndarray, threshold: float, max_span_length: int
 ) -> List[Tuple[int, int, float]]:
