@@ -8,7 +8,9 @@ a warm-up batch, then the best of ``--repeats`` passes over the texts; float32 i
 in the same run as the others, so the ratios compare like with like):
 
 * ``encoder_fp32``: the MiniLM encoder alone (only the ``transformer`` component enabled), float32;
-* ``fp32``, ``bf16``, ``int8``: the whole pipeline in that precision (``spacy_triples.set_precision``);
+* ``fp32``, ``bf16``, ``int8``: the whole pipeline in that precision (``spacy_triples.set_precision``;
+  int8 with its default engine, ONNX Runtime where installed);
+* ``int8_torch``, ``int8_onnx``: int8 with that engine (``int8_engine="torch"`` / ``"onnxruntime"``);
 * ``int8_head`` (optional): int8 with the triple_extractor's own Linear layers quantized too
   (``quantize_head=True``), to see whether quantizing the head pays.
 
@@ -37,7 +39,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's spacy_triples, whichever is ins
 CORPUS = ROOT / "corpus" / "converted"
 TEST_SETS = {"conll04": CORPUS / "conll04__unified_format__test.CoNLL04.json.spacy",
              "webnlg": CORPUS / "webnlg__test_triples.json.spacy"}
-VARIANTS = ("encoder_fp32", "fp32", "bf16", "int8", "int8_head")
+VARIANTS = ("encoder_fp32", "fp32", "bf16", "int8", "int8_torch", "int8_onnx", "int8_head")
 DEFAULT_VARIANTS = "encoder_fp32,fp32,bf16,int8"
 BATCH_SIZE = 64
 
@@ -91,10 +93,13 @@ def child(args) -> dict:
         nlp.select_pipes(enable=["transformer"])
         applied = "fp32"
     else:
-        precision = "int8" if variant == "int8_head" else variant
-        applied = set_precision(nlp, precision, quantize_head=variant == "int8_head", save=False)
+        precision = "int8" if variant.startswith("int8") else variant
+        engine = {"int8_torch": "torch", "int8_onnx": "onnxruntime", "int8_head": "torch"}.get(variant, "auto")
+        applied = set_precision(nlp, precision, int8_engine=engine, quantize_head=variant == "int8_head", save=False)
     load_s = time.perf_counter() - started
-    result = {"variant": variant, "applied": applied, "threads": torch.get_num_threads(),
+    shims = [s for node in nlp.get_pipe("transformer").model.walk() for s in node.shims] if "transformer" in nlp.pipe_names else []
+    engines = sorted({s.__dict__.get("int8_engine") for s in shims if s.__dict__.get("int8_engine")})
+    result = {"variant": variant, "applied": applied, "int8_engine": ",".join(engines) or None, "threads": torch.get_num_threads(),
               "qengine": torch.backends.quantized.engine, "load_s": round(load_s, 2), "datasets": {}}
     for name in args.datasets.split(","):
         docs = list(DocBin().from_disk(TEST_SETS[name]).get_docs(spacy.blank("en").vocab))[:args.limit]
@@ -120,18 +125,20 @@ def child(args) -> dict:
 
 def table(results) -> str:
     datasets = list(results[0]["datasets"])
-    lines = ["| variant | applied | " + " | ".join(f"{d} words/s | x fp32 | {d} strict F1" for d in datasets) + " |",
-             "|---|---|" + "---|---|---|" * len(datasets)]
+    lines = ["| variant | applied | int8 engine | " + " | ".join(
+        f"{d} words/s | x fp32 pipeline | x fp32 encoder | {d} strict F1" for d in datasets) + " |",
+             "|---|---|---|" + "---|---|---|---|" * len(datasets)]
     fp32 = next((r for r in results if r["variant"] == "fp32"), None)
+    encoder = next((r for r in results if r["variant"] == "encoder_fp32"), None)
     for r in results:
         cells = []
         for d in datasets:
             e = r["datasets"][d]
-            ratio = e["words_per_s"] / fp32["datasets"][d]["words_per_s"] if fp32 else None
+            ratios = [e["words_per_s"] / base["datasets"][d]["words_per_s"] if base else None for base in (fp32, encoder)]
             f = e.get("triples_strict_f")
-            cells += [f"{e['words_per_s']:.0f}", "-" if ratio is None else f"{ratio:.2f}",
-                      "-" if f is None else f"{100 * f:.2f}"]
-        lines.append(f"| {r['variant']} | {r['applied']} | " + " | ".join(cells) + " |")
+            cells += [f"{e['words_per_s']:.0f}"] + ["-" if x is None else f"{x:.2f}" for x in ratios]
+            cells.append("-" if f is None else f"{100 * f:.2f}")
+        lines.append(f"| {r['variant']} | {r['applied']} | {r.get('int8_engine') or '-'} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

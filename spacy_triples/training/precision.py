@@ -38,6 +38,7 @@ from spacy.language import Language
 
 AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
+INT8_ENGINES = ("auto", "torch", "onnxruntime")
 CALLBACK = "spacy_triples.precision.v1"
 INT8_PREFIX = "Int8"
 AUTOCAST_PREFIX = "CPUAutocast"
@@ -48,6 +49,28 @@ def check_precision(precision: Any, where: str = "precision") -> str:
     if not isinstance(precision, str) or precision not in PRECISIONS:
         raise ValueError(f"{where} must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
     return precision
+
+
+def check_int8_engine(engine: Any, where: str = "int8_engine") -> str:
+    """``engine`` if it is one of ``INT8_ENGINES``, else a ValueError that lists them."""
+    if not isinstance(engine, str) or engine not in INT8_ENGINES:
+        raise ValueError(f"{where} must be one of {', '.join(INT8_ENGINES)}, got {engine!r}.")
+    return engine
+
+
+def resolve_int8_engine(engine: str) -> str:
+    """The engine a transformer's int8 copy is made with: ``auto`` -> ONNX Runtime where it is
+    installed (the ``onnx`` extra), else torch's dynamic quantization. ``onnxruntime`` without it
+    installed is an error that says how to install it."""
+    from .onnx_int8 import onnxruntime_available
+
+    engine = check_int8_engine(engine)
+    if engine == "auto":
+        return "onnxruntime" if onnxruntime_available() else "torch"
+    if engine == "onnxruntime" and not onnxruntime_available():
+        raise ValueError("int8_engine 'onnxruntime' needs ONNX Runtime and onnx: pip install 'spacy-triples[onnx]' "
+                         "(or use int8_engine 'torch' / 'auto').")
+    return engine
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,18 +223,34 @@ def _weights_key(module: torch.nn.Module) -> tuple:
             tuple((id(p), p.data_ptr(), p._version) for p in module.parameters()))
 
 
-def quantized_module(shim: Any) -> Optional[torch.nn.Module]:
-    """The int8 copy of ``shim``'s module that prediction uses, made now if it is missing or stale;
-    None where there is nothing to quantize (a module not built yet, or one on a GPU)."""
+def quantized_module(shim: Any) -> Optional[Callable[..., Any]]:
+    """The int8 copy of ``shim``'s module that prediction uses, made now if it is missing or stale:
+    with the shim's ``int8_engine`` (``torch``: ``quantize_linear``; ``onnxruntime``: an
+    ``OnnxInt8Encoder``, which falls back to torch with a warning if the export fails). None where
+    there is nothing to quantize (a module not built yet, or one on a GPU)."""
     module = shim._model
     if not isinstance(module, torch.nn.Module) or not _on_cpu(module) or not _is_built(module):
         return None
-    key = _weights_key(module)
+    engine = shim.__dict__.get("int8_engine", "torch")
+    key = (_weights_key(module), engine)
     cached = shim.__dict__.get("_int8_cache")
     if cached is None or cached[0] != key:
-        cached = (key, quantize_linear(module))
+        cached = (key, _quantize(module, engine, shim))
         shim._int8_cache = cached
     return cached[1]
+
+
+def _quantize(module: torch.nn.Module, engine: str, shim: Any) -> Callable[..., Any]:
+    if engine == "onnxruntime":
+        from .onnx_int8 import OnnxInt8Encoder
+
+        try:
+            return OnnxInt8Encoder(module)
+        except Exception as err:  # an encoder the exporter cannot trace: torch's int8 still works
+            warnings.warn(f"precision int8: the ONNX Runtime export of {type(module).__name__} failed "
+                          f"({type(err).__name__}: {err}); using torch's dynamic int8 instead.", stacklevel=3)
+            shim.int8_engine = "torch"
+    return quantize_linear(module)
 
 
 def _int8_shim_class(base: type) -> type:
@@ -308,9 +347,11 @@ def _plain_base(cls: type) -> type:
     return cls  # pragma: no cover  (object is never patched)
 
 
-def _set_shim_precision(shim: Any, precision: str, dtype: torch.dtype = torch.bfloat16) -> Any:
-    """Make ``shim`` compute in ``precision`` (fp32, bf16 or int8) when on the CPU; keeps a
-    ``torch_averages`` patch it has. Idempotent; the module and its weights do not change."""
+def _set_shim_precision(shim: Any, precision: str, dtype: torch.dtype = torch.bfloat16,
+                        int8_engine: str = "torch") -> Any:
+    """Make ``shim`` compute in ``precision`` (fp32, bf16 or int8, the latter with ``int8_engine``,
+    ``torch`` or ``onnxruntime``) when on the CPU; keeps a ``torch_averages`` patch it has.
+    Idempotent; the module and its weights do not change."""
     from . import averages
 
     averaged = type(shim) in set(_averages_classes().values())
@@ -328,7 +369,10 @@ def _set_shim_precision(shim: Any, precision: str, dtype: torch.dtype = torch.bf
     else:
         shim.__dict__.pop("autocast_dtype", None)
     if precision == "int8":
+        shim.int8_engine = int8_engine
         quantized_module(shim)  # now, where the weights are there already
+    else:
+        shim.__dict__.pop("int8_engine", None)
     return shim
 
 
@@ -339,10 +383,10 @@ def autocast_shim(shim: Any, dtype: torch.dtype) -> Any:
     return _set_shim_precision(shim, "bf16", dtype)
 
 
-def int8_shim(shim: Any) -> Any:
-    """Make ``shim`` predict with an int8 copy of its module's ``nn.Linear`` layers on the CPU
-    (``quantized_module``). Idempotent; training and serialization stay float32."""
-    return _set_shim_precision(shim, "int8")
+def int8_shim(shim: Any, engine: str = "torch") -> Any:
+    """Make ``shim`` predict with an int8 copy of its module on the CPU (``quantized_module``;
+    ``engine``: ``torch`` or ``onnxruntime``). Idempotent; training and serialization stay float32."""
+    return _set_shim_precision(shim, "int8", int8_engine=engine)
 
 
 def _transformer_shims(nlp: Language, components: Optional[Iterable[str]]) -> List[Any]:
@@ -391,11 +435,16 @@ def _on_gpu() -> bool:
 # the public switch and the config callback
 
 
-def set_precision(nlp: Language, precision: str, *, quantize_head: bool = False, save: bool = True) -> str:
+def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", quantize_head: bool = False,
+                  save: bool = True) -> str:
     """Make ``nlp`` predict in ``precision`` (``"fp32"``, ``"bf16"``, ``"int8"`` or ``"auto"``) on
     the CPU, and return the precision it now runs in (``auto`` resolved; ``"fp32"`` where nothing
     could change, with a warning saying why). Calling it again switches; ``"fp32"`` undoes it.
 
+    ``int8_engine`` (int8 only): what makes the transformer's int8 copy: ``"onnxruntime"`` (an ONNX
+    export quantized per channel, run by ONNX Runtime; the ``onnx`` extra), ``"torch"`` (torch's
+    dynamic quantization of the ``nn.Linear`` layers), or ``"auto"`` (ONNX Runtime where it is
+    installed, else torch).
     ``quantize_head`` (int8 only, for experiments): also quantize the triple_extractor's own PyTorch
     layers as they are now (the head's, and a DGCNN encoder's ``nn.Linear``). The head is built when
     its weights load, after the config's callbacks ran, so this part is not saved: call
@@ -404,11 +453,12 @@ def set_precision(nlp: Language, precision: str, *, quantize_head: bool = False,
     ``spacy_triples.precision.v1``), so that ``nlp.to_disk`` and ``spacy.load`` keep it; ``auto``
     is saved as ``auto`` and decided again on the machine that loads the pipeline."""
     requested = check_precision(precision)
+    check_int8_engine(int8_engine)
     if not isinstance(quantize_head, bool):
         raise ValueError(f"quantize_head must be true or false, got {quantize_head!r}.")
-    applied = _apply(nlp, requested, quantize_head)
+    applied = _apply(nlp, requested, quantize_head, int8_engine)
     if save:
-        _record(nlp, requested)
+        _record(nlp, requested, int8_engine)
         if quantize_head and applied == "int8":
             warnings.warn("set_precision: quantize_head is not saved with the pipeline (its head is built as its "
                           "weights load); after spacy.load, call set_precision(nlp, 'int8', quantize_head=True) "
@@ -416,7 +466,7 @@ def set_precision(nlp: Language, precision: str, *, quantize_head: bool = False,
     return applied
 
 
-def _apply(nlp: Language, precision: str, quantize_head: bool) -> str:
+def _apply(nlp: Language, precision: str, quantize_head: bool, int8_engine: str = "auto") -> str:
     transformer = _transformer_shims(nlp, None)
     head = _head_shims(nlp)
     if precision == "auto":
@@ -446,12 +496,15 @@ def _apply(nlp: Language, precision: str, quantize_head: bool) -> str:
         warnings.warn(f"precision int8: torch has no x86 quantized engine here (supported: "
                       f"{torch.backends.quantized.supported_engines}), so it stays float32.", stacklevel=3)
         return "fp32"
-    for shim in targets:
-        _set_shim_precision(shim, "int8")
+    engine = resolve_int8_engine(int8_engine) if transformer else "torch"
+    for shim in transformer:
+        _set_shim_precision(shim, "int8", int8_engine=engine)
+    for shim in head if quantize_head else []:  # the head's own layers take no HF inputs: torch's int8
+        _set_shim_precision(shim, "int8", int8_engine="torch")
     return "int8"
 
 
-def _record(nlp: Language, precision: str) -> None:
+def _record(nlp: Language, precision: str, int8_engine: str = "auto") -> None:
     current = nlp.config["nlp"].get("after_pipeline_creation")
     name = current.get("@callbacks") if isinstance(current, dict) else None
     if current is not None and name not in (CALLBACK, "spacy_triples.cpu_autocast.v1"):
@@ -459,17 +512,22 @@ def _record(nlp: Language, precision: str) -> None:
                       f"is kept, so the saved pipeline loads without the precision setting. Put "
                       f"{CALLBACK} there yourself if you need both.", stacklevel=3)
         return
-    nlp.config["nlp"]["after_pipeline_creation"] = {"@callbacks": CALLBACK, "precision": precision}
+    setting = {"@callbacks": CALLBACK, "precision": precision}
+    if int8_engine != "auto":
+        setting["int8_engine"] = int8_engine
+    nlp.config["nlp"]["after_pipeline_creation"] = setting
 
 
-def make_precision(precision: str = "fp32") -> Callable[[Language], Language]:
+def make_precision(precision: str = "fp32", int8_engine: str = "auto") -> Callable[[Language], Language]:
     """Registered as ``spacy_triples.precision.v1``, for ``[nlp.after_pipeline_creation]``: the
-    pipeline's transformer predicts in ``precision`` (``fp32``, ``bf16``, ``int8`` or ``auto``; see
-    ``set_precision``). The weights load after this runs; int8 quantizes as they load."""
+    pipeline's transformer predicts in ``precision`` (``fp32``, ``bf16``, ``int8`` or ``auto``;
+    ``int8_engine``: ``auto``, ``torch`` or ``onnxruntime``; see ``set_precision``). The weights
+    load after this runs; int8 quantizes as they load."""
     check_precision(precision, f"{CALLBACK}: precision")
+    check_int8_engine(int8_engine, f"{CALLBACK}: int8_engine")
 
     def after_pipeline_creation(nlp: Language) -> Language:
-        _apply(nlp, precision, False)
+        _apply(nlp, precision, False, int8_engine)
         return nlp
 
     return after_pipeline_creation

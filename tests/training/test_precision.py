@@ -17,7 +17,7 @@ from thinc.api import Config, PyTorchWrapper_v2
 
 from spacy_triples.training.precision import autocast_shim, make_cpu_autocast
 
-from ..util import TRAIN_DATA, make_examples, tiny_gp_config, train
+from ..util import TRAIN_DATA, assert_close, make_examples, tiny_gp_config, train
 
 
 def _linear_model(seed=0, hook=True):
@@ -347,7 +347,8 @@ def int8_trained(tiny_bert, tmp_path_factory):
     """The tiny BERT pipeline built from a config that says int8, overfit, saved; with the fp32
     triples of the same weights."""
     config = tiny_gp_config(tiny_bert)
-    config["nlp"]["after_pipeline_creation"] = {"@callbacks": "spacy_triples.precision.v1", "precision": "int8"}
+    config["nlp"]["after_pipeline_creation"] = {"@callbacks": "spacy_triples.precision.v1", "precision": "int8",
+                                                "int8_engine": "torch"}
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     assert type(_trf_shim(nlp)).__name__ == "Int8HFShim"
     examples = make_examples(nlp)
@@ -357,7 +358,7 @@ def int8_trained(tiny_bert, tmp_path_factory):
     set_precision(nlp, "fp32", save=False)
     fp32 = _triples(nlp)
     path = tmp_path_factory.mktemp("int8") / "model"
-    set_precision(nlp, "int8")
+    set_precision(nlp, "int8", int8_engine="torch")
     nlp.to_disk(path)
     return {"path": path, "fp32": fp32, "int8": int8, "int8_f": int8_f}
 
@@ -372,6 +373,7 @@ def test_int8_config_trains_and_predicts_like_float32(int8_trained):
 def test_int8_saves_float32_weights_and_loads_quantized(int8_trained):
     nlp = _load_quietly(int8_trained["path"])
     assert nlp.config["nlp"]["after_pipeline_creation"]["precision"] == "int8"
+    assert nlp.config["nlp"]["after_pipeline_creation"]["int8_engine"] == "torch"
     shim = _trf_shim(nlp)
     assert type(shim).__name__ == "Int8HFShim"
     assert all(p.dtype == torch.float32 for p in shim._model.parameters())  # what to_disk saved
@@ -494,3 +496,91 @@ def test_extract_and_evaluate_take_precision(int8_trained, tmp_path, capsys):
     with pytest.raises(SystemExit):  # argparse lists the choices
         main(["evaluate", path, str(tmp_path / "gold.spacy"), "--precision", "int4"])
     assert "invalid choice: 'int4'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# int8 through ONNX Runtime (the onnx extra; the dev extra installs it)
+
+onnx_int8 = pytest.importorskip("spacy_triples.training.onnx_int8")
+needs_onnxruntime = pytest.mark.skipif(not onnx_int8.onnxruntime_available(),
+                                       reason="onnxruntime/onnx not installed (pip install 'spacy-triples[onnx]')")
+
+
+@needs_onnxruntime
+def test_onnx_encoder_returns_what_the_module_returns(int8_trained):
+    nlp = _load_quietly(int8_trained["path"])
+    module = _trf_shim(nlp)._model
+    module.train()
+    encoder = onnx_int8.OnnxInt8Encoder(module)
+    assert module.training  # left in the mode it was in (the export runs it in eval mode)
+    module.eval()
+    ids = torch.tensor([[2, 5, 6, 7, 3, 0], [2, 8, 9, 3, 0, 0]])
+    mask = (ids > 0).long()
+    with torch.no_grad():
+        expected = module(input_ids=ids, attention_mask=mask)
+    found = encoder(input_ids=ids, attention_mask=mask)  # no token_type_ids: zeros, as the module does
+    assert type(found) is type(expected) and list(found.keys()) == list(expected.keys())
+    for key in expected.keys():
+        assert found[key].dtype == torch.float32 and found[key].shape == expected[key].shape
+        assert not torch.equal(found[key], expected[key])  # int8, so not bit-identical ...
+        assert_close(found[key], expected[key], atol=0.1, rtol=0.1)  # ... but close
+    with pytest.raises(TypeError, match="were not exported"):
+        encoder(input_ids=ids, attention_mask=mask, position_ids=ids)
+
+
+@needs_onnxruntime
+def test_onnx_int8_predicts_like_float32_and_round_trips(int8_trained, tmp_path):
+    nlp = _load_quietly(int8_trained["path"])
+    assert set_precision(nlp, "int8", int8_engine="onnxruntime") == "int8"
+    shim = _trf_shim(nlp)
+    assert type(shim).__name__ == "Int8HFShim" and shim.int8_engine == "onnxruntime"
+    assert isinstance(quantized_module(shim), onnx_int8.OnnxInt8Encoder)
+    assert all(p.dtype == torch.float32 for p in shim._model.parameters())  # the float module stays
+    found = _triples(nlp)
+    _assert_same_triples(found, int8_trained["fp32"], INT8_SCORE_ATOL)
+    nlp.to_disk(tmp_path / "model")
+    nlp2 = _load_quietly(tmp_path / "model")
+    assert nlp2.config["nlp"]["after_pipeline_creation"]["int8_engine"] == "onnxruntime"
+    assert _trf_shim(nlp2).int8_engine == "onnxruntime"
+    _assert_same_triples(_triples(nlp2), found, 1e-5)
+    # copies and pickles leave the ONNX session behind and make it again on use
+    clone = pickle.loads(pickle.dumps(nlp2))
+    _assert_same_triples(_triples(clone), found, 1e-5)
+
+
+@needs_onnxruntime
+def test_auto_int8_engine_is_onnxruntime_where_installed(int8_trained, monkeypatch):
+    from spacy_triples.training import precision
+
+    assert precision.resolve_int8_engine("auto") == "onnxruntime"
+    assert precision.resolve_int8_engine("torch") == "torch"
+    monkeypatch.setattr(onnx_int8, "onnxruntime_available", lambda: False)
+    assert precision.resolve_int8_engine("auto") == "torch"
+    with pytest.raises(ValueError, match=r"pip install 'spacy-triples\[onnx\]'"):
+        precision.resolve_int8_engine("onnxruntime")
+    nlp = _load_quietly(int8_trained["path"])
+    assert set_precision(nlp, "int8", save=False) == "int8"
+    assert _trf_shim(nlp).int8_engine == "torch"  # auto without ONNX Runtime: torch's int8
+
+
+@needs_onnxruntime
+def test_a_failed_onnx_export_falls_back_to_torch_int8(int8_trained, monkeypatch):
+    def fail(module):
+        raise RuntimeError("cannot trace this model")
+
+    monkeypatch.setattr(onnx_int8, "OnnxInt8Encoder", fail)
+    nlp = _load_quietly(int8_trained["path"])
+    with pytest.warns(UserWarning, match="export of .* failed .*cannot trace this model.*torch's dynamic int8"):
+        assert set_precision(nlp, "int8", int8_engine="onnxruntime", save=False) == "int8"
+    shim = _trf_shim(nlp)
+    assert shim.int8_engine == "torch" and isinstance(quantized_module(shim), torch.nn.Module)
+    _assert_same_triples(_triples(nlp), int8_trained["int8"], 1e-5)
+
+
+@pytest.mark.parametrize("call", [
+    lambda nlp: set_precision(nlp, "int8", int8_engine="openvino"),
+    lambda nlp: make_precision("int8", int8_engine=None),
+])
+def test_bad_int8_engine_lists_the_choices(call):
+    with pytest.raises(ValueError, match="int8_engine must be one of auto, torch, onnxruntime"):
+        call(spacy.blank("en"))
