@@ -8,15 +8,17 @@ how the pipeline's Hugging Face transformer (spacy-transformers' ``HFShim``) com
 - ``bf16``: the forward pass under ``torch.autocast("cpu", dtype=torch.bfloat16)``
   (``spacy_triples.cpu_autocast.v1``, below): bfloat16 matrix products where the CPU has them
   (AVX512-BF16 or AMX), float32 outputs, weights and optimizer.
-- ``int8``: torch's dynamic quantization (``torch.ao.quantization.quantize_dynamic``, ``qint8``) of
-  the transformer's ``nn.Linear`` layers, with the quantized engine that is current
+- ``int8``: an int8 copy of the transformer for prediction, made by ONNX Runtime where it is
+  installed (``onnx_int8.OnnxInt8Encoder``: an ONNX export with int8 MatMul weights, one scale per
+  output channel) or else by torch's dynamic quantization (``torch.ao.quantization.quantize_dynamic``,
+  ``qint8`` per channel) of the ``nn.Linear`` layers, with the quantized engine that is current
   (``torch.backends.quantized.engine``, ``x86`` by default: fbgemm or oneDNN per shape). Only
   prediction is quantized: the float32 module stays in the shim and is what training updates and
   what ``to_disk`` saves, and an int8 copy (sharing every other weight) is made from it when the
   pipeline loads or first predicts and again whenever its weights change. A saved pipeline
   therefore holds float32 weights and is quantized on load; its config says ``int8``.
 - ``auto``: what the CPU runs natively, decided from its feature flags (``choose_precision``):
-  AMX or AVX512-BF16 -> bf16; AVX512-VNNI or AVX-VNNI without bfloat16 -> int8; else fp32. On a
+  AMX -> bf16; AVX512-VNNI or AVX-VNNI -> int8; AVX512-BF16 alone -> bf16; else fp32. On a
   GPU it leaves the pipeline alone (use the transformer's ``mixed_precision`` there).
 
 A transformer on a GPU is always left alone. A pipeline without a Hugging Face transformer (the CNN
@@ -77,19 +79,25 @@ def resolve_int8_engine(engine: str) -> str:
 # auto: a pure decision over the CPU's feature flags, and where the flags come from
 
 BF16_FLAGS = frozenset({"amx_bf16", "amx_tile", "avx512_bf16"})
+AMX_FLAGS = frozenset({"amx_bf16", "amx_tile"})
 INT8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "avx512vnni", "avxvnni"})
 
 
 def choose_precision(flags: Iterable[str], int8_engine: bool = True) -> str:
     """The precision ``auto`` picks on a CPU with the feature ``flags`` (``/proc/cpuinfo`` names,
-    any case): native bfloat16 (AMX or AVX512-BF16) -> ``"bf16"``; int8 dot products (AVX512-VNNI
-    or AVX-VNNI) without bfloat16 -> ``"int8"`` (only with ``int8_engine``, a quantized engine
-    torch can use); anything else -> ``"fp32"``: never a precision the CPU would emulate."""
+    any case): AMX -> ``"bf16"``; int8 dot products (AVX512-VNNI or AVX-VNNI) -> ``"int8"`` (only
+    with ``int8_engine``, a quantized engine torch can use), also where AVX512-BF16 is there too;
+    AVX512-BF16 alone -> ``"bf16"``; anything else -> ``"fp32"``: never a precision the CPU would
+    emulate. On an AMD EPYC with AVX512-BF16 and VNNI int8 measured faster than bf16 with either
+    int8 engine, at the same F1 (docs/precision.md); on AMX CPUs only bf16 has been measured
+    (1.74x the float32 encoder, issue 43), so bf16 stays the pick there."""
     flags = {f.lower() for f in flags}
-    if flags & BF16_FLAGS:
+    if flags & AMX_FLAGS:
         return "bf16"
     if flags & INT8_FLAGS and int8_engine:
         return "int8"
+    if flags & BF16_FLAGS:
+        return "bf16"
     return "fp32"
 
 
