@@ -112,7 +112,7 @@ def test_bfloat16_pipeline_overfits_and_round_trips(tiny_bert, tmp_path):
     train(nlp, examples[:1], n_iter=1, learn_rate=0.003)  # builds the transformer
     hf = _trf_shim(nlp)._model
     hf.encoder.layer[0].attention.self.query.register_forward_hook(lambda m, a, out: seen.append(out.dtype))
-    train(nlp, examples, n_iter=150, learn_rate=0.003)
+    train(nlp, examples, n_iter=250, learn_rate=0.003)
     assert seen and set(seen) == {torch.bfloat16}
     assert all(p.dtype == torch.float32 for p in hf.parameters())
     scores = nlp.evaluate(examples)
