@@ -22,17 +22,20 @@ def main():
     parser.add_argument("curves", nargs="+")
     parser.add_argument("--output", default="docs/img/webnlg_curve.png")
     parser.add_argument("--metric", default="triples_f", help="triples_f (exact), triples_strict_f or triples_last_word_f")
+    parser.add_argument("--labels", nargs="+", help="one legend label per curve file (default: dataset, config, seed)")
     args = parser.parse_args()
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if args.labels and len(args.labels) != len(args.curves):
+        parser.error(f"--labels: give one per curve file ({len(args.curves)}), got {len(args.labels)}")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for path in args.curves:
+    for n, path in enumerate(args.curves):
         data = json.loads(Path(path).read_text())
         curve = data["learning_curve"]
-        label = f"{data['dataset']} {data['config'].split(' ')[0]} seed {data.get('seed')}"
+        label = args.labels[n] if args.labels else f"{data['dataset']} {data['config'].split(' ')[0]} seed {data.get('seed')}"
         for ax, x in zip(axes, ("minutes", "step")):
             xs = [p[x] for p in curve]
             ax.plot(xs, [p["dev"][args.metric] for p in curve], "--", label=f"{label}: dev")
