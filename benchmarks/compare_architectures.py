@@ -146,6 +146,39 @@ def probe_config(config: str, dataset: str, settings, threads: int):
     return util.load_config(ROOT / "configs" / f"{config}.cfg", overrides=overrides, interpolate=False), train, dev
 
 
+def probe_batches(nlp, train: str, steps: int):
+    """What the training probes (cpu_autocast.py, train_step_profile.py) step through: seeds
+    spaCy's RNGs, resolves the config's optimizer and returns (training config, optimizer,
+    ``steps`` batches of the config's batch size from the shuffled training examples)."""
+    import random
+
+    from spacy import util
+    from spacy.training import Corpus
+
+    util.fix_random_seed(0)
+    training = nlp.config.interpolate()["training"]
+    optimizer = util.registry.resolve(training)["optimizer"]
+    size = training["batcher"]["size"] if isinstance(training["batcher"]["size"], int) else 16
+    examples = list(Corpus(train)(nlp))
+    random.Random(0).shuffle(examples)
+    return training, optimizer, [examples[(i * size) % len(examples):][:size] for i in range(steps)]
+
+
+def probe_step(nlp, batch, training, optimizer) -> dict:
+    """One optimizer step as spaCy's train_while_improving takes it (``accumulate_gradient``
+    sub-batches, then every trainable component's finish_update); returns the losses."""
+    from spacy.training.loop import subdivide_batch
+
+    losses = {}
+    for sub in subdivide_batch(batch, training["accumulate_gradient"]):
+        nlp.update(sub, drop=training["dropout"], sgd=False, losses=losses)
+    for _, proc in nlp.pipeline:
+        if getattr(proc, "is_trainable", False) and proc.model not in (True, False, None):
+            proc.finish_update(optimizer)
+    optimizer.step_schedules()
+    return losses
+
+
 def curve_point(step: int, seconds: float, dev: dict, test: dict) -> dict:
     """One point of a learning curve: the step, training minutes so far (dev and test scoring
     included), and dev and test P/R/F1 (exact, strict and last-word) in percent."""

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import sys
 import time
 from pathlib import Path
@@ -29,10 +28,8 @@ WARMUP = 3
 
 
 def child(args) -> dict:
-    from spacy import util
     from spacy.training import Corpus
     from spacy.training.initialize import init_nlp
-    from spacy.training.loop import subdivide_batch
 
     from spacy_triples.training.precision import native_bfloat16
 
@@ -42,25 +39,11 @@ def child(args) -> dict:
     start = time.perf_counter()
     nlp = init_nlp(cfg)
     init_s = time.perf_counter() - start
-    util.fix_random_seed(0)
-    config = nlp.config.interpolate()
-    training = config["training"]
-    optimizer = util.registry.resolve(training)["optimizer"]
-    size = training["batcher"]["size"] if isinstance(training["batcher"]["size"], int) else 16
-    accumulate = training["accumulate_gradient"]
-    examples = list(Corpus(train)(nlp))
-    random.Random(0).shuffle(examples)
-    batches = [examples[(i * size) % len(examples):][:size] for i in range(args.steps)]
+    training, optimizer, batches = ca.probe_batches(nlp, train, args.steps)
     losses_per_step, seconds = [], 0.0
     for i, batch in enumerate(batches):  # spaCy's train_while_improving, one step at a time
-        losses = {}
         t = time.perf_counter()
-        for sub in subdivide_batch(batch, accumulate):
-            nlp.update(sub, drop=training["dropout"], sgd=False, losses=losses)
-        for _, proc in nlp.pipeline:
-            if getattr(proc, "is_trainable", False) and proc.model not in (True, False, None):
-                proc.finish_update(optimizer)
-        optimizer.step_schedules()
+        losses = ca.probe_step(nlp, batch, training, optimizer)
         if i >= WARMUP:
             seconds += time.perf_counter() - t
         losses_per_step.append(round(float(losses.get("triple_extractor", 0.0)), 4))

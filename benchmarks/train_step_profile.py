@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import os
 import platform
-import random
 import sys
 import time
 from collections import defaultdict
@@ -114,35 +113,18 @@ def _subclasses(cls):
 
 
 def run(args) -> dict:
-    from spacy import util
-    from spacy.training import Corpus
     from spacy.training.initialize import init_nlp
-    from spacy.training.loop import subdivide_batch
 
     clock = Clock()
     instrument(clock)
     cfg, train, _ = ca.probe_config(args.config, args.dataset, args.set, args.threads)
     nlp = init_nlp(cfg)
-    util.fix_random_seed(0)
-    config = nlp.config.interpolate()
-    training = config["training"]
-    optimizer = util.registry.resolve(training)["optimizer"]
-    size = training["batcher"]["size"] if isinstance(training["batcher"]["size"], int) else 16
-    accumulate = training["accumulate_gradient"]
-    examples = list(Corpus(train)(nlp))
-    random.Random(0).shuffle(examples)
-    batches = [examples[(i * size) % len(examples):][:size] for i in range(args.steps)]
+    training, optimizer, batches = ca.probe_batches(nlp, train, args.steps)
     total, words = 0.0, 0
     for i, batch in enumerate(batches):  # spaCy's train_while_improving, one step at a time
         clock.on = i >= WARMUP
         t = time.perf_counter()
-        losses = {}
-        for sub in subdivide_batch(batch, accumulate):
-            nlp.update(sub, drop=training["dropout"], sgd=False, losses=losses)
-        for _, proc in nlp.pipeline:
-            if getattr(proc, "is_trainable", False) and proc.model not in (True, False, None):
-                proc.finish_update(optimizer)
-        optimizer.step_schedules()
+        ca.probe_step(nlp, batch, training, optimizer)
         if clock.on:
             total += time.perf_counter() - t
             words += sum(len(eg.reference) for eg in batch)
@@ -150,7 +132,7 @@ def run(args) -> dict:
     parts = {name: round(clock.seconds[name] / steps, 4) for name in PARTS}
     parts["other"] = round(total / steps - sum(parts.values()), 4)
     return {"config": args.config, "dataset": args.dataset, "settings": args.set, "threads": args.threads,
-            "steps_timed": steps, "batch_size": size, "accumulate_gradient": accumulate,
+            "steps_timed": steps, "batch_size": training["batcher"]["size"] if isinstance(training["batcher"]["size"], int) else 16, "accumulate_gradient": training["accumulate_gradient"],
             "s_per_step": round(total / steps, 4), "train_words_per_s": round(words / total, 1),
             "s_per_step_by_part": parts,
             "share_by_part": {k: round(v / (total / steps), 3) for k, v in parts.items()}}
