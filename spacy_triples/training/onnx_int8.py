@@ -108,6 +108,3 @@ class OnnxInt8Encoder:
             feed[name] = numpy.ascontiguousarray(value.detach().cpu().numpy().astype("int64", copy=False))
         outputs = self.session.run(self.output_names, feed)
         return self.output_type(**{name: torch.from_numpy(out) for name, out in zip(self.output_names, outputs)})
-
-    def eval(self) -> "OnnxInt8Encoder":
-        return self
