@@ -5,6 +5,7 @@ import numpy
 from thinc.api import get_array_module
 
 NEG = -1e12
+MCE_REDUCTIONS = ("mean", "window_sum")
 
 
 def sigmoid(x):
@@ -27,7 +28,7 @@ def _logsumexp_with_zero(xp, x, axis):
     return m + xp.log(xp.exp(-m) + xp.exp(x - m).sum(axis=axis, keepdims=True))
 
 
-def multilabel_categorical_crossentropy(scores, targets, mask) -> Tuple[float, object]:
+def multilabel_categorical_crossentropy(scores, targets, mask, reduction: str = "mean") -> Tuple[float, object]:
     """Multilabel categorical cross-entropy (Su Jianlin, used by GlobalPointer/GPLinker).
 
     scores, targets: float arrays (N, H, W, W); mask: bool array broadcastable to them (positions
@@ -36,8 +37,16 @@ def multilabel_categorical_crossentropy(scores, targets, mask) -> Tuple[float, o
 
         loss_row = log(1 + sum_{neg} e^{s}) + log(1 + sum_{pos} e^{-s})
 
-    Returns (mean loss over rows with at least one valid position, gradient of that mean).
+    ``reduction``: ``"mean"`` averages over the rows with at least one valid position;
+    ``"window_sum"`` sums a window's rows and averages over the windows with a valid position
+    (GPLinker's reduction: with H maps, each map's gradient is H times its ``"mean"`` one, so a
+    head with many maps does not dilute each map's signal by H).
+
+    Returns (the reduced loss, its gradient w.r.t. the scores).
     """
+    if reduction not in MCE_REDUCTIONS:
+        raise ValueError(f"multilabel_categorical_crossentropy reduction must be one of {list(MCE_REDUCTIONS)}, "
+                         f"got {reduction!r}")
     xp = get_array_module(scores)
     n, h = scores.shape[:2]
     s = scores.reshape((n, h, -1)).astype("float32")
@@ -50,10 +59,11 @@ def multilabel_categorical_crossentropy(scores, targets, mask) -> Tuple[float, o
     lse_neg = _logsumexp_with_zero(xp, s_neg, axis=-1)
     lse_pos = _logsumexp_with_zero(xp, s_pos, axis=-1)
     rows = m.any(axis=-1)
-    n_rows = max(int(rows.sum()), 1)
-    loss = float((lse_neg + lse_pos)[..., 0][rows].sum()) / n_rows
+    # "mean": the rows with a valid position; "window_sum": the windows with one
+    divisor = max(int((rows if reduction == "mean" else rows.any(axis=-1)).sum()), 1)
+    loss = float((lse_neg + lse_pos)[..., 0][rows].sum()) / divisor
     grad = xp.where(neg, xp.exp(s_neg - lse_neg), 0.0) - xp.where(pos, xp.exp(s_pos - lse_pos), 0.0)
-    grad = (grad / n_rows).astype("float32").reshape(scores.shape)
+    grad = (grad / divisor).astype("float32").reshape(scores.shape)
     return loss, grad
 
 

@@ -77,8 +77,9 @@ def test_targets_across_windows():
     assert count_unreachable(gold, windows) == 1
 
 
-def _mce_reference(scores, targets, mask):
+def _mce_reference(scores, targets, mask, reduction="mean"):
     total, rows = 0.0, 0
+    windows = sum(bool(mask[w].any()) for w in range(scores.shape[0]))
     for idx in numpy.ndindex(scores.shape[:2]):
         s, y, m = scores[idx].ravel(), targets[idx].ravel(), mask[idx].ravel()
         if not m.any():
@@ -87,7 +88,7 @@ def _mce_reference(scores, targets, mask):
         neg = numpy.concatenate([[0.0], s[m & (y == 0)]])
         pos = numpy.concatenate([[0.0], -s[m & (y == 1)]])
         total += numpy.log(numpy.exp(neg).sum()) + numpy.log(numpy.exp(pos).sum())
-    return total / max(rows, 1)
+    return total / max(rows if reduction == "mean" else windows, 1)
 
 
 def test_mce_value_and_gradient():
@@ -107,6 +108,35 @@ def test_mce_value_and_gradient():
         numeric = (_mce_reference(plus, targets, mask_full) - _mce_reference(minus, targets, mask_full)) / (2 * eps)
         assert grad[idx] == pytest.approx(numeric, abs=1e-3)
     assert (grad[1] == 0).all() and (grad[~mask_full] == 0).all()
+
+
+def test_mce_window_sum_sums_a_windows_maps_and_averages_over_windows():
+    # GPLinker's reduction: with H maps per window, no map's gradient is divided by H
+    rng = numpy.random.default_rng(1)
+    scores = rng.normal(size=(3, 5, 4, 4))
+    targets = (rng.random((3, 5, 4, 4)) > 0.8).astype("f")
+    mask = numpy.ones((3, 5, 4, 4), bool)
+    mask[2] = False  # an empty window counts in neither reduction
+    mask[1, 3:] = False  # two maps of window 1 have no valid position
+    loss, grad = multilabel_categorical_crossentropy(scores.astype("f"), targets, mask, "window_sum")
+    assert loss == pytest.approx(_mce_reference(scores, targets, mask, "window_sum"), rel=1e-4)
+    mean_loss, mean_grad = multilabel_categorical_crossentropy(scores.astype("f"), targets, mask)
+    # 8 valid (window, map) rows in 2 windows: everything is 8 / 2 = 4 times the mean's
+    assert loss == pytest.approx(4 * mean_loss, rel=1e-5)
+    assert_close(grad, 4 * mean_grad, rtol=1e-5, atol=1e-7)
+    eps = 1e-3
+    for idx in [(0, 4, 1, 2), (1, 2, 3, 3)]:
+        plus, minus = scores.copy(), scores.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        numeric = (_mce_reference(plus, targets, mask, "window_sum") - _mce_reference(minus, targets, mask, "window_sum")) / (2 * eps)
+        assert grad[idx] == pytest.approx(numeric, abs=1e-3)
+
+
+def test_mce_unknown_reduction_is_refused():
+    with pytest.raises(ValueError, match=r"reduction must be one of \['mean', 'window_sum'\], got 'sum'"):
+        multilabel_categorical_crossentropy(numpy.zeros((1, 1, 2, 2), "f"), numpy.zeros((1, 1, 2, 2), "f"),
+                                            numpy.ones((1, 1, 2, 2), bool), "sum")
 
 
 def test_mce_perfect_scores_give_small_loss():

@@ -13,7 +13,7 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 from ...glue import head_dims, no_gradient, torch_inputs, tuple_outputs, wrap_torch
-from ...losses import logit, multilabel_categorical_crossentropy
+from ...losses import MCE_REDUCTIONS, logit, multilabel_categorical_crossentropy
 from ...triples import TripleRow
 from .. import GoldRows, HeadSettings, TripleHead, build_triple_model
 from .pytorch import LINK_SCORES, GlobalPointerLinker
@@ -94,6 +94,7 @@ def build_global_pointer_v2(
     link_score: str = "min",
     mention_weight: float = 0.0,
     mention_decode: float = 0.0,
+    map_reduction: str = "mean",
 ) -> Model:
     """Registered as ``spacy_triples.GlobalPointer.v2``: v1 with a prior on its pointers.
 
@@ -120,6 +121,12 @@ def build_global_pointer_v2(
         training is the same, and it can be tried on a trained pipeline
         (``benchmarks/link_score.py --option mention_decode``). 0.0 (the default) reads the role
         maps alone.
+    map_reduction: how the loss of the pointer maps (one per relation in the head and tail
+        pointers, one per role in the entity pointer) is reduced: ``"mean"`` (the default) averages
+        over every (window, map), so with R relations each relation map's gradient, and the
+        relation pointers' share in the encoder's, is 1/R of a map's; ``"window_sum"`` (GPLinker)
+        sums the maps of a window and averages over windows, so relation maps keep their weight
+        however many relations there are (WebNLG: 216). Training only.
     Other arguments as in v1.
     """
     # validates the window settings now rather than at the first batch
@@ -133,6 +140,8 @@ def build_global_pointer_v2(
         raise ValueError(f"GlobalPointer mention_weight must be a number >= 0 (0 turns it off), got {mention_weight!r}")
     if not (isinstance(mention_decode, (int, float)) and 0 <= mention_decode <= 1):
         raise ValueError(f"GlobalPointer mention_decode must be a number from 0 to 1 (0 turns it off), got {mention_decode!r}")
+    if map_reduction not in MCE_REDUCTIONS:
+        raise ValueError(f"GlobalPointer map_reduction must be one of {list(MCE_REDUCTIONS)}, got {map_reduction!r}")
     if mention_decode > 0 and mention_weight == 0:
         raise ValueError("GlobalPointer mention_decode above 0 reads the mention maps, which only mention_weight above 0 "
                          "trains: set mention_weight (e.g. 0.5) or mention_decode = 0.")
@@ -152,6 +161,7 @@ def build_global_pointer_v2(
             "link_score": link_score,
             "mention_weight": float(mention_weight),
             "mention_decode": float(mention_decode),
+            "map_reduction": map_reduction,
             "mixed_precision": mixed_precision,
             "grad_scaler_config": dict(grad_scaler_config or {}),
             "n_entity_types": 1,
@@ -184,17 +194,18 @@ class GlobalPointerHead(TripleHead):
         ent_t, head_t, tail_t = make_targets(windows, width, len(settings.labels), gold, n_types)
         ent_mask, pair_mask = make_masks(windows, width, settings.max_span_length, gold)
         roles = outputs.entity[:, : 2 * n_types]
+        reduction = self.layer.attrs.get("map_reduction", "mean")
         total = 0.0
         grads = []
         for s, t, m in ((roles, ent_t, ent_mask), (outputs.head, head_t, pair_mask), (outputs.tail, tail_t, pair_mask)):
-            loss, grad = multilabel_categorical_crossentropy(s, ops.asarray(t), ops.asarray(m))
+            loss, grad = multilabel_categorical_crossentropy(s, ops.asarray(t), ops.asarray(m), reduction)
             total += loss
             grads.append(grad)
         if self.learns_mentions:
             weight = self.layer.attrs["mention_weight"]
             target, mask = make_mention_targets(windows, width, gold, n_types, settings.max_span_length)
             loss, grad = multilabel_categorical_crossentropy(outputs.entity[:, 2 * n_types :], ops.asarray(target),
-                                                             ops.asarray(mask))
+                                                             ops.asarray(mask), reduction)
             total += weight * loss
             grads[0] = ops.xp.concatenate([grads[0], weight * grad], axis=1)
         return total, PairScores(windows, *grads)
