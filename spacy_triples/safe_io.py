@@ -3,16 +3,47 @@ the target only when complete (so a failed or interrupted command never leaves a
 never over the command's own input. Reading input files: a UTF-8 byte-order mark at the start of a file
 (Windows tools write one) is not part of the text, and every reader drops it here."""
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Tuple, Union
+from typing import IO, Any, Iterable, Iterator, Tuple, Union
 
 PathLike = Union[str, Path]
 BOM = b"\xef\xbb\xbf"  # U+FEFF encoded as UTF-8
 # the encoding for a text-mode read: UTF-8, a byte-order mark at the start dropped
 READ_ENCODING = "utf-8-sig"
+
+
+class JsonLineError(ValueError):
+    """A JSON-lines line that is not valid UTF-8 or not JSON; the message names the line."""
+
+
+# what json_line returns for a blank line (no record)
+BLANK_LINE = object()
+
+
+def json_line(raw: Union[bytes, str], where: str) -> Any:
+    """The JSON value of one line of a JSON-lines file, or ``BLANK_LINE`` for a line of whitespace.
+
+    raw: the line as bytes (decoded as UTF-8) or as text; where: "FILE, line N" for the message.
+    Raises JsonLineError("{where}: invalid UTF-8 at byte B." / "{where}: malformed JSON (why).").
+    The one decoder of JSONL lines for ``convert``, ``export``/``graph`` and the alias tables.
+    """
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf8")
+        except UnicodeDecodeError as err:
+            raise JsonLineError(f"{where}: invalid UTF-8 at byte {err.start}.") from err
+    if not raw.strip():
+        return BLANK_LINE
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise JsonLineError(f"{where}: malformed JSON ({err.msg}).") from err
+    except RecursionError as err:
+        raise JsonLineError(f"{where}: malformed JSON (nested too deeply).") from err
 
 
 def strip_bom(data: bytes) -> bytes:

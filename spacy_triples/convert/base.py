@@ -120,7 +120,7 @@ def read_records(path: Path) -> Iterator[Tuple[int, object]]:
     """Yield (record number, record) from a JSON list or a JSON-lines file (1-based numbers; for
     JSON lines the number is the line). Invalid UTF-8 or JSON raises ConversionError with the line.
     A byte-order mark at the start of the file is dropped."""
-    from ..safe_io import skip_bom
+    from ..safe_io import BLANK_LINE, JsonLineError, json_line, skip_bom
 
     path = Path(path)
     with path.open("rb") as handle:
@@ -141,17 +141,11 @@ def read_records(path: Path) -> Iterator[Tuple[int, object]]:
             return
         for n, raw in enumerate(handle, 1):
             try:
-                line = raw.decode("utf8")
-            except UnicodeDecodeError as err:
-                raise ConversionError(f"{path}, line {n}: invalid UTF-8 at byte {err.start}.") from err
-            if not line.strip():
+                record = json_line(raw, f"{path}, line {n}")
+            except JsonLineError as err:
+                raise ConversionError(str(err)) from err
+            if record is BLANK_LINE:
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ConversionError(f"{path}, line {n}: not valid JSON ({err.msg}).") from err
-            except RecursionError as err:
-                raise ConversionError(f"{path}, line {n}: not valid JSON (nested too deeply).") from err
             yield n, record
 
 

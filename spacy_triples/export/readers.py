@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ..safe_io import numbered_lines
+from ..safe_io import BLANK_LINE, json_line, numbered_lines
 
 # the flat triple record: what the JSONL and CSV writers write, and what the RDF and GraphML writers read
 FIELDS = [
@@ -45,16 +45,9 @@ def read_extract_records(path) -> Iterator[Tuple[Dict, str, int]]:
     with path.open("rb") as handle:
         for n, raw in numbered_lines(handle):
             where = f"{path}, line {n}"
-            try:
-                line = raw.decode("utf8")
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{where}: invalid UTF-8 at byte {err.start}.") from err
-            if not line.strip():
+            record = json_line(raw, where)
+            if record is BLANK_LINE:
                 continue
-            try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as err:
-                raise ValueError(f"{where}: malformed JSON ({getattr(err, 'msg', err)}).") from err
             if not isinstance(record, dict):
                 raise ValueError(f"{where}: expected a JSON object (an extract record), got {type(record).__name__}.")
             try:

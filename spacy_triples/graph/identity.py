@@ -16,7 +16,7 @@ import unicodedata
 from pathlib import Path
 from typing import Dict, NamedTuple, Optional, Tuple
 
-from ..safe_io import READ_ENCODING
+from ..safe_io import BLANK_LINE, READ_ENCODING, json_line
 
 UNTYPED = "ENTITY"  # the type of a span without a label: the pipe's own default label (triples.DEFAULT_ENTITY_LABEL)
 
@@ -111,12 +111,9 @@ def _csv_rows(path: Path, text: str):
 
 def _jsonl_rows(path: Path, text: str):
     for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+        item = json_line(line, f"{path}, line {n}")
+        if item is BLANK_LINE:
             continue
-        try:
-            item = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as err:
-            raise ValueError(f"{path}, line {n}: malformed JSON ({getattr(err, 'msg', err)}).") from err
         if not (isinstance(item, dict) and isinstance(item.get("alias"), str) and isinstance(item.get("id"), str)):
             raise ValueError(f'{path}, line {n}: expected {{"alias": "...", "id": "..."[, "type": "..."]}}, '
                              f"got {line.strip()[:60]!r}.")

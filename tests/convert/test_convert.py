@@ -135,7 +135,7 @@ def test_round_trip_is_exact(tmp_path):
 
 
 def test_malformed_input_names_file_and_line(tmp_path, capsys):
-    with pytest.raises(ConversionError, match=r"broken.jsonl, line 2: not valid JSON"):
+    with pytest.raises(ConversionError, match=r"broken.jsonl, line 2: malformed JSON"):
         convert(str(FIXTURES / "broken.jsonl"), str(tmp_path / "x.spacy"))
     assert main(["convert", str(FIXTURES / "broken.jsonl"), str(tmp_path / "x.spacy")]) == 1
     assert "line 2" in capsys.readouterr().err

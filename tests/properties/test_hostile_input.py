@@ -453,3 +453,24 @@ def test_extract_export_convert_keep_every_record_and_exact_triples(nlp, tmp_pat
                        t.object.end_char, t.object.label_) for t in doc._.triples) == sorted(
             (*t["subject_chars"], t["subject_label"], t["relation"], *t["object_chars"], t["object_label"])
             for t in record["triples"])
+
+
+@pytest.mark.parametrize("raw,message", [
+    (b'{"text": "caf\xe9"}\n', "f.jsonl, line 4: invalid UTF-8 at byte 13."),
+    (b'{"text": \n', "f.jsonl, line 4: malformed JSON (Expecting value)."),
+    (b"[" * 100_000, "f.jsonl, line 4: malformed JSON (nested too deeply)."),
+])
+def test_one_jsonl_decoder_names_the_line_of_a_bad_one(raw, message):
+    # convert, export, graph and the alias tables all decode JSONL lines through safe_io.json_line
+    from spacy_triples.safe_io import JsonLineError, json_line
+
+    with pytest.raises(JsonLineError) as err:
+        json_line(raw, "f.jsonl, line 4")
+    assert str(err.value) == message
+
+
+def test_one_jsonl_decoder_skips_blank_lines_and_reads_text_or_bytes():
+    from spacy_triples.safe_io import BLANK_LINE, json_line
+
+    assert json_line(b"  \r\n", "x") is BLANK_LINE and json_line("\t", "x") is BLANK_LINE
+    assert json_line(b'{"a": "\xc3\xa9"}\n', "x") == {"a": "é"} == json_line('{"a": "é"}', "x")
