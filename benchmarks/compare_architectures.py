@@ -59,8 +59,10 @@ def results_payload(previous: dict, results: list, command: str, machine: str, s
     seed summaries on top, the previous command's summaries appended to ``earlier_commands``, and
     any other key of ``previous`` kept as it was (results added by hand, e.g. ``six_seeds``). The
     lab log of dropped ablations is ``benchmarks/results/lab_log.json``, which no script writes."""
-    earlier = list(previous.get("earlier_commands", []))
-    if previous.get("command"):
+    # one entry per command, its latest summaries, never the command on top: the file is rewritten
+    # after every run, and two commands side by side take turns on top
+    earlier = [c for c in previous.get("earlier_commands", []) if c.get("command") not in (previous.get("command"), command)]
+    if previous.get("command") and previous["command"] != command:
         earlier.append({"command": previous["command"], "seed_summaries": previous.get("seed_summaries", [])})
     kept = {k: v for k, v in previous.items()
             if k not in ("machine", "command", "results", "seed_summaries", "earlier_commands")}
@@ -93,6 +95,26 @@ def write_json_atomic(path: Path, payload) -> None:
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(payload, indent=2))
+
+
+def add_result(out_file: Path, result: dict, command: str, machine: str, summaries: list) -> dict:
+    """Add ``result`` to the results file and return what was written. The file is read again under
+    an exclusive lock just before the write, so two runs side by side each add their results (a
+    copy read at the start would drop the other run's); a rerun replaces the earlier result of the
+    same settings, seed, clock and schedule."""
+    import fcntl
+
+    def key(r):
+        return r["config"], r["dataset"], r.get("seed"), r.get("budget_s"), r.get("max_steps")
+
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_file.parent / f".{out_file.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        previous = json.loads(out_file.read_text()) if out_file.exists() else {}
+        results = [r for r in previous.get("results", []) if key(r) != key(result)] + [result]
+        payload = results_payload(previous, results, command, machine, summaries)
+        write_json_atomic(out_file, payload)
+    return payload
 
 
 def append_measurement(name: str, entry: dict, machine: str = None) -> None:
@@ -427,8 +449,8 @@ def main() -> None:
     if not vectors.exists():
         subprocess.run([sys.executable, "-m", "spacy_triples", "init-vectors", str(vectors)], check=True)
     out_file = ROOT / "benchmarks" / "results" / "architectures.json"
-    previous = json.loads(out_file.read_text()) if out_file.exists() else {}
-    results = previous.get("results", [])
+    command = "python benchmarks/compare_architectures.py " + " ".join(sys.argv[1:])
+    machine = f"{platform.machine()}, {__import__('os').cpu_count()} cores, python {platform.python_version()}"
     this_command = []
     for dataset in args.datasets:
         for config, seed in ((c, s) for c in args.configs for s in (args.seeds or [None])):
@@ -447,18 +469,10 @@ def main() -> None:
                 result = {"config": name, "dataset": dataset, "error": proc.stderr.strip().splitlines()[-1:]}
             else:
                 result = json.loads(lines[-1][len("RESULT "):])
-            # a rerun replaces the earlier result of the same settings, seed, clock and schedule
-            def key(r):
-                return r["config"], r["dataset"], r.get("seed"), r.get("budget_s"), r.get("max_steps")
-            results = [r for r in results if key(r) != key(result)] + [result]
             this_command.append(result)
-            payload = results_payload(
-                previous, results, "python benchmarks/compare_architectures.py " + " ".join(sys.argv[1:]),
-                f"{platform.machine()}, {__import__('os').cpu_count()} cores, python {platform.python_version()}",
-                seed_summaries(this_command) if args.seeds else [])
-            out_file.write_text(json.dumps(payload, indent=2))
+            payload = add_result(out_file, result, command, machine, seed_summaries(this_command) if args.seeds else [])
             print(json.dumps(result), flush=True)
-    print(table(results))
+    print(table(payload["results"]))
     for summary in payload["seed_summaries"]:
         print(json.dumps(summary))
 

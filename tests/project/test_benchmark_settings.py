@@ -46,3 +46,40 @@ def test_results_payload_keeps_earlier_commands_and_hand_added_keys():
     assert second["more_seeds"] == {"command": "cmd B", "seed_summaries": [{"mean": 2}]}
     third = ca.results_payload(second, [], "cmd D", "m", [])
     assert [c["command"] for c in third["earlier_commands"]] == ["cmd A", "cmd C"]
+
+
+def test_results_of_two_runs_side_by_side_are_both_kept(tmp_path):
+    # two compare_architectures commands that write one results file: each result is added to the
+    # file as it is when the result arrives, so neither run's write drops the other's
+    import multiprocessing
+
+    out = tmp_path / "architectures.json"
+    ca.add_result(out, {"config": "a", "dataset": "d", "seed": 0}, "cmd A", "m", [])
+    context = multiprocessing.get_context("spawn")
+    jobs = [context.Process(target=_add_many, args=(out, name)) for name in ("x", "y")]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(60)
+        assert job.exitcode == 0
+    import json
+
+    payload = json.loads(out.read_text())
+    names = sorted((r["config"], r["seed"]) for r in payload["results"])
+    assert names == [("a", 0)] + [(n, s) for n in ("x", "y") for s in range(20)]
+    # each earlier command once (the two took turns on top), never the one on top
+    earlier = [c["command"] for c in payload["earlier_commands"]]
+    assert earlier[0] == "cmd A" and len(earlier) == len(set(earlier)) == 2
+    assert {payload["command"], earlier[1]} == {"cmd x", "cmd y"}
+    # a rerun of the same settings replaces its result
+    ca.add_result(out, {"config": "a", "dataset": "d", "seed": 0, "f": 1}, "cmd A", "m", [])
+    assert [r for r in json.loads(out.read_text())["results"] if r["config"] == "a"] == [
+        {"config": "a", "dataset": "d", "seed": 0, "f": 1}]
+
+
+def _add_many(out, name):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import compare_architectures
+
+    for seed in range(20):
+        compare_architectures.add_result(out, {"config": name, "dataset": "d", "seed": seed}, f"cmd {name}", "m", [])
