@@ -585,3 +585,38 @@ def test_a_failed_onnx_export_falls_back_to_torch_int8(int8_trained, monkeypatch
 def test_bad_int8_engine_lists_the_choices(call):
     with pytest.raises(ValueError, match="int8_engine must be one of auto, torch, onnxruntime"):
         call(spacy.blank("en"))
+
+
+@pytest.mark.slow
+def test_spacy_package_ships_an_int8_pipeline(int8_trained, tmp_path):
+    # `spacy package` builds a wheel of the saved pipeline; installed elsewhere, it loads int8 from
+    # its own config (the callback is an entry point of spacy-triples, which the wheel requires)
+    import json
+    import zipfile
+
+    pytest.importorskip("build")
+    out = tmp_path / "packages"
+    out.mkdir()
+    subprocess.run([sys.executable, "-m", "spacy", "package", str(int8_trained["path"]), str(out), "--name", "tiny_int8",
+                    "--version", "0.0.1", "--build", "wheel", "--force"], check=True, capture_output=True)
+    wheels = list(out.glob("**/*.whl"))
+    assert len(wheels) == 1
+    with zipfile.ZipFile(wheels[0]) as zf:
+        metadata = next(zf.read(n).decode() for n in zf.namelist() if n.endswith("METADATA"))
+    assert "Requires-Dist: spacy-triples" in metadata
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--target",
+                    str(target), str(wheels[0])], check=True, capture_output=True)
+    code = (
+        "import json, sys, warnings; warnings.simplefilter('ignore'); import spacy\n"
+        "nlp = spacy.load('en_tiny_int8')\n"
+        "shim = nlp.get_pipe('transformer').model.layers[0].shims[0]\n"
+        "triples = [[t.to_dict() for t in d._.triples] for d in nlp.pipe(json.loads(sys.stdin.read()))]\n"
+        "print(json.dumps([nlp.config['nlp']['after_pipeline_creation']['precision'], type(shim).__name__, triples]))\n"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(target)}
+    run = subprocess.run([sys.executable, "-c", code], input=json.dumps(TEXTS), capture_output=True, text=True, env=env,
+                         cwd=tmp_path, check=True)
+    precision, shim_class, triples = json.loads(run.stdout.strip().splitlines()[-1])
+    assert (precision, shim_class) == ("int8", "Int8HFShim")
+    _assert_same_triples(triples, int8_trained["int8"], 1e-5)
