@@ -92,6 +92,7 @@ class CorpusScan(NamedTuple):
     relations: Tuple[str, ...]  # sorted
     entity_types: Tuple[str, ...]  # sorted, non-empty labels of gold spans
     audit: Counter  # gold triples training skips or cannot learn, by reason
+    listed_entity_docs: int = 0  # reference docs that list their entities (doc.spans[GOLD_ENTITIES_KEY])
 
 
 def scan_corpus(
@@ -99,8 +100,8 @@ def scan_corpus(
     labels: Optional[Sequence[str]],
     unlearnable: Callable[[TripleRow], Optional[str]],
 ) -> CorpusScan:
-    """Read the corpus once: the relation labels and entity types of the gold triples, and the
-    audit of the triples training will skip or cannot learn.
+    """Read the corpus once: the relation labels and entity types of the gold triples, the audit
+    of the triples training will skip or cannot learn, and how many docs list their entities.
 
     labels: the pipe's relation labels when they are fixed already (None: every relation found
         becomes a label). unlearnable: the head's reason a row (reference token offsets) cannot be
@@ -109,9 +110,10 @@ def scan_corpus(
     relations, types = set(), set()
     audit: Counter = Counter()
     known = None if labels is None else set(labels)
-    n = 0
+    n = listed = 0
     for eg in examples:
         n += 1
+        listed += GOLD_ENTITIES_KEY in eg.reference.spans
         seen = set()
         rows, outside = read_triple_rows(eg.reference)
         if outside:
@@ -128,4 +130,4 @@ def scan_corpus(
             reason = unlearnable(row)
             if reason:
                 audit[f"{reason} (unlearnable)"] += 1
-    return CorpusScan(n, tuple(sorted(relations)), tuple(sorted(types)), audit)
+    return CorpusScan(n, tuple(sorted(relations)), tuple(sorted(types)), audit, listed)

@@ -20,7 +20,7 @@ from spacy.util import filter_spans
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 
-from .gold import AlignedGold, align_gold, align_mentions, scan_corpus
+from .gold import GOLD_ENTITIES_KEY, AlignedGold, align_gold, align_mentions, scan_corpus
 from .heads import HeadSettings, TripleHead, get_triple_head
 from .safe_io import write_bytes, write_text
 from .schema import filter_by_schema, load_relation_schema
@@ -168,6 +168,9 @@ def validate_cfg(cfg: Dict[str, Any], where: str) -> None:
     scale = cfg.get("head_learn_rate_scale", 1.0)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.0 < float(scale) < float("inf"):
         fail(f"head_learn_rate_scale must be a positive number, got {scale!r}.")
+    listed = cfg.get("listed_entity_docs")
+    if listed is not None and (isinstance(listed, bool) or not isinstance(listed, int) or listed < 0):
+        fail(f"listed_entity_docs must be an integer >= 0 (set by initialize), got {listed!r}.")
     width = cfg.get("width")
     if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
         fail(f"width must be a positive integer, got {width!r}.")
@@ -496,6 +499,14 @@ class TripleExtractor(TrainablePipe):
         self.cfg["entity_labels"] = found_types if typed or typed is None else []
         for label in self.entity_labels:
             self.vocab.strings.add(label)
+        self.cfg["listed_entity_docs"] = scan.listed_entity_docs
+        if self.head.learns_mentions and not scan.listed_entity_docs:
+            warnings.warn(
+                f"[{self.name}] the head learns every listed entity (mention_weight above 0), but no training doc "
+                f"lists its entities in doc.spans[{GOLD_ENTITIES_KEY!r}]: the mention maps learn nothing and "
+                "mention_decode is not applied. Set mention_weight = 0 and mention_decode = 0 for this data, "
+                "or convert it with its entity lists.")
+        self.head.use_listed_entities(scan.listed_entity_docs > 0)
         settings = self.settings()
         self.head.set_output_size(len(settings.labels), settings.n_types)
         sample = [eg.predicted for eg in islice(get_examples(), 10)]
@@ -540,6 +551,8 @@ class TripleExtractor(TrainablePipe):
         if not self.labels or self.cfg.get("width") is None:
             return
         head = self.head
+        # None: saved before the count was kept; the mention maps are read as the config says
+        head.use_listed_entities(self.cfg.get("listed_entity_docs") != 0)
         head.set_output_size(len(self.labels), max(len(self.entity_labels), 1))
         head.layer.set_dim("nI", self.cfg["width"], force=True)
         head.layer.initialize()

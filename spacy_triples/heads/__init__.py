@@ -65,6 +65,11 @@ class TripleHead:
     def learns_mentions(self) -> bool:
         return False
 
+    def use_listed_entities(self, listed: bool) -> None:
+        """Whether the training docs list their entities (``doc.spans["entities"]``), which a head
+        that ``learns_mentions`` learns from: without them its mention outputs learn nothing and
+        must not be read at prediction. Called before the model is built (initialize and load)."""
+
     def set_output_size(self, n_labels: int, n_types: int) -> None:
         self.layer.set_dim("nO", n_labels, force=True)
         self.layer.attrs["n_entity_types"] = n_types

@@ -202,3 +202,55 @@ def test_mention_decode_lets_the_mention_maps_back_the_subject_and_object_scores
 def test_bad_mention_decode_is_refused_with_a_clear_error(bad, match):
     with pytest.raises(ValueError, match=match):
         build_global_pointer_v2(None, mention_decode=bad)
+
+
+def _unlisted_examples(nlp):
+    """DATA without the entity lists (WebNLG, NYT, DuIE are converted so: no doc.spans["entities"])."""
+    examples = _examples(nlp)
+    for eg in examples:
+        del eg.reference.spans[GOLD_ENTITIES_KEY]
+    return examples
+
+
+def test_mention_decode_is_not_applied_when_no_training_doc_lists_its_entities(tmp_path):
+    # untrained mention maps stay near their prior; read at mention_decode = 0.5 they pulled every
+    # entity score down by half of it (WebNLG, 600 steps: test F1 34.76 against 45.85 without)
+    config = {"model": {"@architectures": GP2, "tok2vec": DGCNN, "mention_weight": 0.5, "mention_decode": 0.5,
+                        "entity_prior": -4.0, "relation_prior": -4.0}}
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("triple_extractor", config=config)
+    examples = _unlisted_examples(nlp)
+    with pytest.warns(UserWarning, match=r"no training doc lists its entities in doc.spans\['entities'\]"):
+        optimizer = nlp.initialize(lambda: examples)
+    pipe = nlp.get_pipe("triple_extractor")
+    assert pipe.cfg["listed_entity_docs"] == 0 and gp_linker(nlp).mention_decode == 0.0
+    for _ in range(150):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    assert nlp.evaluate(examples)["triples_strict_f"] == 1.0
+    texts = [" ".join(words) for words, _, _ in DATA]
+    nlp.to_disk(tmp_path / "unlisted")
+    loaded = spacy.load(tmp_path / "unlisted")  # the count is saved: the loaded head ignores the maps too
+    assert gp_linker(loaded).mention_decode == 0.0
+    assert_same_triples(list(loaded.pipe(texts)), list(nlp.pipe(texts)))
+    # the same data with its entity lists keeps the config's mention_decode, through a round trip
+    listed = spacy.blank("en")
+    listed.add_pipe("triple_extractor", config=config)
+    listed.initialize(lambda: _examples(listed))
+    assert listed.get_pipe("triple_extractor").cfg["listed_entity_docs"] == len(DATA)
+    assert gp_linker(listed).mention_decode == 0.5
+    listed.to_disk(tmp_path / "listed")
+    assert gp_linker(spacy.load(tmp_path / "listed")).mention_decode == 0.5
+
+
+def test_a_pipeline_saved_before_the_count_reads_mention_maps_as_its_config_says(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("triple_extractor", config={"model": {"@architectures": GP2, "tok2vec": DGCNN, "mention_weight": 0.5,
+                                                       "mention_decode": 0.5}})
+    nlp.initialize(lambda: _examples(nlp))
+    nlp.to_disk(tmp_path / "old")
+    cfg_file = tmp_path / "old" / "triple_extractor" / "cfg"
+    cfg = json.loads(cfg_file.read_text())
+    del cfg["listed_entity_docs"]
+    cfg_file.write_text(json.dumps(cfg))
+    assert gp_linker(spacy.load(tmp_path / "old")).mention_decode == 0.5

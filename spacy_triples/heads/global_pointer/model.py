@@ -180,6 +180,11 @@ class GlobalPointerHead(TripleHead):
     def learns_mentions(self) -> bool:
         return self.layer.attrs.get("mention_weight", 0.0) > 0
 
+    def use_listed_entities(self, listed: bool) -> None:
+        # mention maps trained on no listed entity stay near their prior (-8 with v2): read at
+        # mention_decode = 0.5 they would pull every subject and object score down by about 4 logits
+        self.layer.attrs["mentions_listed"] = bool(listed)
+
     def inputs(self, docs: List[Doc], gold: Optional[List[GoldRows]], settings: HeadSettings):
         if gold is not None:
             return None
@@ -240,7 +245,7 @@ def _output_init(model: Model, X: Optional[Tuple[List[Floats2d], Any]] = None, Y
         n_in, n_out, a["head_size"], a["dropout"], a["relation_rope"], n_entity_types=a["n_entity_types"],
         entity_prior=a.get("entity_prior", 0.0), relation_prior=a.get("relation_prior", 0.0),
         link_score=a.get("link_score", "min"), mention_types=a["n_entity_types"] if a.get("mention_weight", 0.0) > 0 else 0,
-        mention_decode=a.get("mention_decode", 0.0),
+        mention_decode=a.get("mention_decode", 0.0) if a.get("mentions_listed", True) else 0.0,
     )
     model.layers.clear()
     model.layers.append(wrap_torch(module, _convert_inputs, tuple_outputs, a["mixed_precision"], a["grad_scaler_config"]))
