@@ -36,7 +36,7 @@ def test_convert_bad_input_is_a_clear_error(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     assert main(["convert", str(bad), str(tmp_path / "x.spacy")]) == 1
-    assert "not valid JSON" in capsys.readouterr().err
+    assert "bad.json, line 1: malformed JSON" in capsys.readouterr().err
     assert main(["convert", str(tmp_path / "missing.json"), str(tmp_path / "x.spacy")]) == 1
     assert "does not exist" in capsys.readouterr().err
 
