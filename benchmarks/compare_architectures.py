@@ -168,6 +168,13 @@ def probe_config(config: str, dataset: str, settings, threads: int):
     return util.load_config(ROOT / "configs" / f"{config}.cfg", overrides=overrides, interpolate=False), train, dev
 
 
+def probe_batch_size(training) -> int:
+    """The batch size the training probes use: the config's batcher size, or 16 where the config
+    gives a schedule instead of a number."""
+    size = training["batcher"]["size"]
+    return size if isinstance(size, int) else 16
+
+
 def probe_batches(nlp, train: str, steps: int):
     """What the training probes (cpu_autocast.py, train_step_profile.py) step through: seeds
     spaCy's RNGs, resolves the config's optimizer and returns (training config, optimizer,
@@ -180,7 +187,7 @@ def probe_batches(nlp, train: str, steps: int):
     util.fix_random_seed(0)
     training = nlp.config.interpolate()["training"]
     optimizer = util.registry.resolve(training)["optimizer"]
-    size = training["batcher"]["size"] if isinstance(training["batcher"]["size"], int) else 16
+    size = probe_batch_size(training)
     examples = list(Corpus(train)(nlp))
     random.Random(0).shuffle(examples)
     return training, optimizer, [examples[(i * size) % len(examples):][:size] for i in range(steps)]

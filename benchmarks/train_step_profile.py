@@ -132,7 +132,8 @@ def run(args) -> dict:
     parts = {name: round(clock.seconds[name] / steps, 4) for name in PARTS}
     parts["other"] = round(total / steps - sum(parts.values()), 4)
     return {"config": args.config, "dataset": args.dataset, "settings": args.set, "threads": args.threads,
-            "steps_timed": steps, "batch_size": training["batcher"]["size"] if isinstance(training["batcher"]["size"], int) else 16, "accumulate_gradient": training["accumulate_gradient"],
+            "steps_timed": steps, "batch_size": ca.probe_batch_size(training),
+            "accumulate_gradient": training["accumulate_gradient"],
             "s_per_step": round(total / steps, 4), "train_words_per_s": round(words / total, 1),
             "s_per_step_by_part": parts,
             "share_by_part": {k: round(v / (total / steps), 3) for k, v in parts.items()}}
