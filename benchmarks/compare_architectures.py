@@ -125,7 +125,7 @@ def append_measurement(name: str, entry: dict, machine: str = None) -> None:
     head = {"machine": machine or f"{platform.machine()}, python {platform.python_version()}",
             "command": "python " + " ".join(["benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]]),
             "date": time.strftime("%Y-%m-%d")}
-    out_file.write_text(json.dumps({"measurements": old + [{**head, **entry}]}, indent=2))
+    write_json_atomic(out_file, {"measurements": old + [{**head, **entry}]})
 
 
 def proc_memory_mib() -> dict:

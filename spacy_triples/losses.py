@@ -42,29 +42,60 @@ def multilabel_categorical_crossentropy(scores, targets, mask, reduction: str = 
     (GPLinker's reduction: with H maps, each map's gradient is H times its ``"mean"`` one, so a
     head with many maps does not dilute each map's signal by H).
 
-    Returns (the reduced loss, its gradient w.r.t. the scores).
+    Returns (the reduced loss, its gradient w.r.t. the scores). Dense targets are read as their
+    positive positions: the same as :func:`sparse_multilabel_categorical_crossentropy`.
     """
+    xp = get_array_module(scores)
+    positives = xp.flatnonzero(xp.asarray(targets).reshape(-1) > 0.5)
+    return sparse_multilabel_categorical_crossentropy(scores, positives, mask, reduction)
+
+
+def sparse_multilabel_categorical_crossentropy(scores, positives, mask, reduction: str = "mean") -> Tuple[float, object]:
+    """:func:`multilabel_categorical_crossentropy` with the targets given as the flat indices of
+    the positive positions in ``scores`` (N, H, W, W): a row of the GlobalPointer's relation maps
+    holds a handful of positives among thousands of positions, so only the negatives' sum runs
+    over the whole array (one masked copy, its exponent and sum; the gradient reuses the
+    exponent) and the positives' part over the positives alone. Positives outside ``mask`` are
+    ignored, repeated ones count once."""
     if reduction not in MCE_REDUCTIONS:
         raise ValueError(f"multilabel_categorical_crossentropy reduction must be one of {list(MCE_REDUCTIONS)}, "
                          f"got {reduction!r}")
     xp = get_array_module(scores)
-    n, h = scores.shape[:2]
-    s = scores.reshape((n, h, -1)).astype("float32")
-    y = targets.reshape((n, h, -1)) > 0.5
-    m = xp.broadcast_to(mask, scores.shape).reshape((n, h, -1))
-    neg = m & ~y
-    pos = m & y
-    s_neg = xp.where(neg, s, NEG)
-    s_pos = xp.where(pos, -s, NEG)
-    lse_neg = _logsumexp_with_zero(xp, s_neg, axis=-1)
-    lse_pos = _logsumexp_with_zero(xp, s_pos, axis=-1)
-    rows = m.any(axis=-1)
+    shape = scores.shape
+    n, h = shape[:2]
+    s = xp.ascontiguousarray(scores, dtype="float32").reshape((n, h, -1))
+    mask = xp.asarray(mask, dtype=bool)
+    mask = mask.reshape((1,) * (len(shape) - mask.ndim) + mask.shape)
+    m = mask.reshape(mask.shape[:2] + (-1,))  # (N or 1, H or 1, W*W), broadcast against s
+    flat = xp.unique(xp.asarray(positives, dtype="int64").reshape(-1))
+    if flat.size:
+        flat = flat[xp.broadcast_to(mask, shape)[xp.unravel_index(flat, shape)]]
+    # negatives: every valid position but the positives
+    e = xp.where(m, s, xp.float32(NEG))
+    e.reshape(-1)[flat] = NEG
+    top = xp.maximum(e.max(axis=-1, keepdims=True), 0.0)
+    e -= top
+    xp.exp(e, out=e)
+    lse_neg = top + xp.log(xp.exp(-top) + e.sum(axis=-1, keepdims=True))
+    e *= xp.exp(top - lse_neg)  # the negatives' gradient e^{s - lse}; 0 at positives and masked positions
+    # positives: log(1 + sum e^{-s}) per row that has one, on a (rows, most positives) table
+    loss = float(lse_neg.sum())
+    if flat.size:
+        width = s.shape[-1]
+        rows, first, inverse, counts = xp.unique(flat // width, return_index=True, return_inverse=True,
+                                                 return_counts=True)
+        rank = xp.arange(flat.size) - first[inverse]
+        table = xp.full((rows.size, int(counts.max())), NEG, dtype="float32")
+        neg_s = -s.reshape(-1)[flat]
+        table[inverse, rank] = neg_s
+        lse_pos = _logsumexp_with_zero(xp, table, axis=1)[:, 0]
+        loss += float(lse_pos.sum())
+        e.reshape(-1)[flat] = -xp.exp(neg_s - lse_pos[inverse])
+    valid = xp.broadcast_to(m.any(axis=-1), (n, h))
     # "mean": the rows with a valid position; "window_sum": the windows with one
-    divisor = max(int((rows if reduction == "mean" else rows.any(axis=-1)).sum()), 1)
-    loss = float((lse_neg + lse_pos)[..., 0][rows].sum()) / divisor
-    grad = xp.where(neg, xp.exp(s_neg - lse_neg), 0.0) - xp.where(pos, xp.exp(s_pos - lse_pos), 0.0)
-    grad = (grad / divisor).astype("float32").reshape(scores.shape)
-    return loss, grad
+    divisor = max(int((valid if reduction == "mean" else valid.any(axis=-1)).sum()), 1)
+    e /= divisor
+    return loss / divisor, e.reshape(shape)
 
 
 def binary_crossentropy_with_logits(logits, targets, mask) -> Tuple[float, object]:

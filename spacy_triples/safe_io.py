@@ -29,7 +29,8 @@ def json_line(raw: Union[bytes, str], where: str) -> Any:
 
     raw: the line as bytes (decoded as UTF-8) or as text; where: "FILE, line N" for the message.
     Raises JsonLineError("{where}: invalid UTF-8 at byte B." / "{where}: malformed JSON (why).").
-    The one decoder of JSONL lines for ``convert``, ``export``/``graph`` and the alias tables.
+    The one decoder of JSONL lines for ``convert``, ``export``/``graph``, the alias tables and
+    ``extract`` (which makes its error a record instead of raising it).
     """
     if isinstance(raw, bytes):
         try:

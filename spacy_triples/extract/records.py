@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from ..safe_io import numbered_lines, strip_bom
+from ..safe_io import BLANK_LINE, JsonLineError, json_line, numbered_lines, strip_bom
 
 
 # ---------------------------------------------------------------------------------- the schema
@@ -189,16 +189,13 @@ def parse_jsonl_line(n: int, raw: bytes, where: Optional[str] = None, default_id
     ``text`` becomes an error record. ``where`` and ``default_id`` as in ``parse_text_line``."""
     where = where or f"line {n}"
     default_id = n if default_id is None else default_id
-    text, error = _decode(raw, where)
-    if error:
-        return InputRecord(id=None, error=error, line=n)
-    if not text.strip():
-        return InputRecord(id=default_id, warning="empty line", line=n)
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as err:
-        msg = err.msg if isinstance(err, json.JSONDecodeError) else "nested too deeply"
-        return InputRecord(id=None, error=f"{where}: malformed JSON ({msg})", line=n)
+        data = json_line(raw, where)  # the readers' one decoder; its error becomes the record's
+    except JsonLineError as err:
+        message = str(err)
+        return InputRecord(id=None, error=message[:-1] if message.endswith(".") else message, line=n)
+    if data is BLANK_LINE:
+        return InputRecord(id=default_id, warning="empty line", line=n)
     return record_from_object(data, where, default_id, n)
 
 

@@ -5,9 +5,9 @@ import torch
 
 from benchmarks.reference_decoder import Candidates, decode_triples, dense_candidates, dense_to_candidates
 from spacy_triples.heads.global_pointer.pytorch import GlobalPointerLinker, rotary, valid_masks
-from spacy_triples.heads.global_pointer.util import count_unreachable, make_masks, make_targets
+from spacy_triples.heads.global_pointer.util import count_unreachable, make_masks, make_targets, target_indices
 from spacy_triples.heads.global_pointer.windows import entity_mask, pair_mask, plan_windows, window_token_index
-from spacy_triples.losses import logit, multilabel_categorical_crossentropy
+from spacy_triples.losses import logit, multilabel_categorical_crossentropy, sparse_multilabel_categorical_crossentropy
 
 from ..util import CUT_MARGIN, assert_close
 
@@ -77,6 +77,16 @@ def test_targets_across_windows():
     assert count_unreachable(gold, windows) == 1
 
 
+def test_target_indices_are_the_dense_targets_positives():
+    windows = plan_windows([10, 4], 6, 4)
+    gold = [[(0, 1, 0, 2, 3, 1, 0), (0, 1, 0, 2, 3, 1, 0), (4, 5, 1, 5, 6, 0, 1)], None]  # a repeated row
+    indices = target_indices(windows, 6, 2, gold, n_types=2)
+    for index, dense in zip(indices, make_targets(windows, 6, 2, gold, n_types=2)):
+        assert index.dtype == numpy.int64 and (numpy.diff(index) > 0).all()  # sorted, each once
+        assert index.tolist() == numpy.flatnonzero(dense).tolist()
+    assert [len(index) for index in indices] == [6, 3, 3]
+
+
 def _mce_reference(scores, targets, mask, reduction="mean"):
     total, rows = 0.0, 0
     windows = sum(bool(mask[w].any()) for w in range(scores.shape[0]))
@@ -131,6 +141,51 @@ def test_mce_window_sum_sums_a_windows_maps_and_averages_over_windows():
         minus[idx] -= eps
         numeric = (_mce_reference(plus, targets, mask, "window_sum") - _mce_reference(minus, targets, mask, "window_sum")) / (2 * eps)
         assert grad[idx] == pytest.approx(numeric, abs=1e-3)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "window_sum"])
+def test_sparse_mce_matches_the_definition_with_far_apart_scores(reduction):
+    # a positive scored 25 logits above its row's negatives: the negatives' sum is still exact
+    # (subtracting the positives from a sum over all positions would lose it in float32)
+    rng = numpy.random.default_rng(2)
+    scores = rng.normal(scale=8.0, size=(3, 4, 5, 5))
+    targets = (rng.random(scores.shape) > 0.9).astype("f")
+    targets[0, 0] = 0
+    targets[0, 0, 1, 1] = 1
+    scores[0, 0] = rng.normal(size=(5, 5))
+    scores[0, 0, 1, 1] = 25.0
+    mask = rng.random((3, 1, 5, 5)) > 0.2
+    mask[0, 0, 1, 1] = True
+    full = numpy.broadcast_to(mask, scores.shape)
+    positives = numpy.flatnonzero(targets)
+    outside = numpy.flatnonzero(~full & (targets == 0))[:3]  # positives outside the mask are ignored
+    given = numpy.concatenate([positives, positives[:4], outside])[::-1]  # unsorted, repeated
+    loss, grad = sparse_multilabel_categorical_crossentropy(scores.astype("f"), given, mask, reduction)
+    assert loss == pytest.approx(_mce_reference(scores, targets, full, reduction), rel=1e-5)
+    eps = 1e-3
+    for idx in [(0, 0, 1, 1), (0, 0, 2, 3), *zip(*numpy.unravel_index(positives[:3], scores.shape))]:
+        if not full[idx]:
+            continue
+        plus, minus = scores.copy(), scores.copy()
+        plus[idx] += eps
+        minus[idx] -= eps
+        numeric = (_mce_reference(plus, targets, full, reduction) - _mce_reference(minus, targets, full, reduction)) / (2 * eps)
+        assert grad[idx] == pytest.approx(numeric, abs=1e-3, rel=1e-3)
+    assert (grad[~full] == 0).all() and numpy.isfinite(grad).all()
+    dense_loss, dense_grad = multilabel_categorical_crossentropy(scores.astype("f"), targets, mask, reduction)
+    assert dense_loss == pytest.approx(loss, rel=1e-6)
+    assert_close(dense_grad, grad, rtol=1e-6, atol=1e-9)
+
+
+def test_sparse_mce_without_positives_or_valid_positions():
+    scores = numpy.full((2, 3, 4, 4), -5.0, dtype="f")
+    mask = numpy.zeros((2, 1, 4, 4), bool)
+    loss, grad = sparse_multilabel_categorical_crossentropy(scores, numpy.zeros((0,), "int64"), mask)
+    assert loss == 0.0 and grad.shape == scores.shape and not grad.any()
+    mask[0] = True
+    loss, grad = sparse_multilabel_categorical_crossentropy(scores, [], mask)
+    assert loss == pytest.approx(numpy.log1p(16 * numpy.exp(-5.0)), rel=1e-5)
+    assert not grad[1].any() and (grad[0] > 0).all()
 
 
 def test_mce_unknown_reduction_is_refused():

@@ -13,11 +13,11 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 from ...glue import head_dims, no_gradient, torch_inputs, tuple_outputs, wrap_torch
-from ...losses import MCE_REDUCTIONS, logit, multilabel_categorical_crossentropy
+from ...losses import MCE_REDUCTIONS, logit, multilabel_categorical_crossentropy, sparse_multilabel_categorical_crossentropy
 from ...triples import TripleRow
 from .. import GoldRows, HeadSettings, TripleHead, build_triple_model
 from .pytorch import LINK_SCORES, GlobalPointerLinker
-from .util import make_masks, make_mention_targets, make_targets, rows_from_links
+from .util import make_masks, make_mention_targets, rows_from_links, target_indices
 from .windows import plan_windows, window_token_index
 
 
@@ -196,14 +196,14 @@ class GlobalPointerHead(TripleHead):
             return 0.0, outputs
         width = int(outputs.entity.shape[-1])
         n_types = settings.n_types
-        ent_t, head_t, tail_t = make_targets(windows, width, len(settings.labels), gold, n_types)
+        ent_t, head_t, tail_t = target_indices(windows, width, len(settings.labels), gold, n_types)
         ent_mask, pair_mask = make_masks(windows, width, settings.max_span_length, gold)
         roles = outputs.entity[:, : 2 * n_types]
         reduction = self.layer.attrs.get("map_reduction", "mean")
         total = 0.0
         grads = []
         for s, t, m in ((roles, ent_t, ent_mask), (outputs.head, head_t, pair_mask), (outputs.tail, tail_t, pair_mask)):
-            loss, grad = multilabel_categorical_crossentropy(s, ops.asarray(t), ops.asarray(m), reduction)
+            loss, grad = sparse_multilabel_categorical_crossentropy(s, ops.xp.asarray(t), ops.asarray(m), reduction)
             total += loss
             grads.append(grad)
         if self.learns_mentions:

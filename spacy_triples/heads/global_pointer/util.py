@@ -42,29 +42,42 @@ def make_targets(
 
     Entity head t marks subjects of type t, head T + t objects of type t, at (start, last token). ``head[r, s_start, o_start]``
     and ``tail[r, s_last, o_last]`` mark relation r. A span counts in a window when it lies inside it;
-    a relation when both of its spans do.
+    a relation when both of its spans do. (The dense form of :func:`target_indices`.)
     """
     n = len(windows)
-    entity = numpy.zeros((n, 2 * n_types, width, width), dtype="f")
-    head = numpy.zeros((n, n_labels, width, width), dtype="f")
-    tail = numpy.zeros((n, n_labels, width, width), dtype="f")
+    dense = []
+    for maps, index in zip((2 * n_types, n_labels, n_labels), target_indices(windows, width, n_labels, gold, n_types)):
+        target = numpy.zeros((n, maps, width, width), dtype="f")
+        target.reshape(-1)[index] = 1.0
+        dense.append(target)
+    return tuple(dense)
+
+
+def target_indices(
+    windows: numpy.ndarray, width: int, n_labels: int, gold: Sequence[GoldRows], n_types: int = 1
+) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """The positives of :func:`make_targets` as flat indices (int64, sorted, each once) into the
+    entity (N, 2T, W, W), head (N, R, W, W) and tail (N, R, W, W) arrays: what the loss reads
+    (a relation map holds a few positives among W*W positions)."""
+    entity, head, tail = [], [], []
+
+    def at(w, maps, m, i, j):
+        return ((w * maps + m) * width + i) * width + j
+
     for w, (doc, start, end) in enumerate(windows):
-        rows = gold[doc]
-        if not rows:
-            continue
-        for row in rows:
+        for row in gold[doc] or ():
             s0, s1, rel, o0, o1 = row[:5]
             s_type, o_type = (row[5], row[6]) if len(row) > 5 else (0, 0)
             s_in = start <= s0 and s1 <= end
             o_in = start <= o0 and o1 <= end
             if s_in:
-                entity[w, s_type, s0 - start, s1 - 1 - start] = 1.0
+                entity.append(at(w, 2 * n_types, s_type, s0 - start, s1 - 1 - start))
             if o_in:
-                entity[w, n_types + o_type, o0 - start, o1 - 1 - start] = 1.0
+                entity.append(at(w, 2 * n_types, n_types + o_type, o0 - start, o1 - 1 - start))
             if s_in and o_in:
-                head[w, rel, s0 - start, o0 - start] = 1.0
-                tail[w, rel, s1 - 1 - start, o1 - 1 - start] = 1.0
-    return entity, head, tail
+                head.append(at(w, n_labels, rel, s0 - start, o0 - start))
+                tail.append(at(w, n_labels, rel, s1 - 1 - start, o1 - 1 - start))
+    return tuple(numpy.unique(numpy.asarray(index, dtype="int64")) for index in (entity, head, tail))
 
 
 def make_mention_targets(
