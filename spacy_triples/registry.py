@@ -4,7 +4,7 @@ from spacy.util import registry
 from .encoders.dgcnn.model import build_dgcnn
 from .heads.global_pointer.model import build_global_pointer, build_global_pointer_v2
 from .heads.pointer.model import build_pointer_head
-from .training.memory import make_malloc_trim
+from .training.memory import make_malloc_trim, make_training_memory
 from .training.augment import create_entity_swap_augmenter
 from .training.averages import make_torch_averages
 from .training.freeze import make_freeze_parameters
@@ -22,6 +22,7 @@ registry.scorers.register("spacy_triples.triple_scorer.v1", func=make_triple_sco
 registry.misc.register("spacy_triples.package_folder.v1", func=package_folder)
 registry.tokenizers.register("spacy_triples.normalizing_tokenizer.v1", func=create_normalizing_tokenizer)
 registry.callbacks.register("spacy_triples.malloc_trim.v1", func=make_malloc_trim)
+registry.callbacks.register("spacy_triples.training_memory.v1", func=make_training_memory)
 registry.callbacks.register("spacy_triples.cpu_autocast.v1", func=make_cpu_autocast)
 registry.callbacks.register("spacy_triples.precision.v1", func=make_precision)
 registry.callbacks.register("spacy_triples.torch_averages.v1", func=make_torch_averages)
