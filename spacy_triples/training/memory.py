@@ -9,9 +9,9 @@ Weights that were never freed: thinc 8.3's ``PyTorchShim.finish_update`` hands e
 optimizer as a NumPy (or CuPy) view of the tensor, and then sets ``param.data`` to a new tensor made
 from the view the optimizer returns, which is the same memory, updated in place. The new tensor
 keeps the view alive and the view keeps the previous tensor alive, so every update adds a link of
-small objects to a chain per weight that is never freed: about 90 MiB per 1,000 steps for MiniLM
-with a head (the creep of the long WebNLG runs' resident memory), without a byte of weight data
-copied. Pointing ``param.data`` back to the tensor that owns the memory drops the chain.
+small objects to a chain per weight that is never freed, without a byte of weight data copied:
+81 MiB per 1,000 updates of 100 weights (benchmarks/update_chains.py; MiniLM with a head trains
+about 95), the creep of the long WebNLG runs' resident memory. Pointing ``param.data`` back to the tensor that owns the memory drops the chain.
 
 The trim: training a transformer on the CPU allocates and frees many large, differently sized buffers every
 
