@@ -1,6 +1,7 @@
 """spacy_triples.training_memory.v1 and malloc_trim.v1: the training callbacks that keep training
 memory down (update chains cut, freed memory returned to the system)."""
 import gc
+import warnings
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,9 @@ def _train(n_steps, callback):
             callback(nlp, {"step": step, "epoch": 0})
         nlp.update(examples, sgd=optimizer, drop=0.1)
     gc.collect()
-    alive = sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
+    with warnings.catch_warnings():  # isinstance on every object touches torch's deprecated aliases
+        warnings.simplefilter("ignore", FutureWarning)
+        alive = sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
     weights = [p.detach().clone() for shim in torch_shims(nlp) for p in shim._model.parameters()]
     return alive, weights
 
