@@ -11,11 +11,10 @@ from the view the optimizer returns, which is the same memory, updated in place.
 keeps the view alive and the view keeps the previous tensor alive, so every update adds a link of
 small objects to a chain per weight that is never freed, without a byte of weight data copied:
 81 MiB per 1,000 updates of 100 weights (benchmarks/update_chains.py; MiniLM with a head trains
-about 95), the creep of the long WebNLG runs' resident memory. Pointing ``param.data`` back to the tensor that owns the memory drops the chain.
+about 95), the creep of the long WebNLG runs' resident memory. Pointing ``param.data`` back to the
+tensor that owns the memory drops the chain.
 
 The trim: training a transformer on the CPU allocates and frees many large, differently sized buffers every
-
-Training a transformer on the CPU allocates and frees many large, differently sized buffers every
 step (activations, gradients, the optimizer's temporaries). glibc's allocator keeps freed memory
 in its arenas, fragmented, so the process holds far more than it uses: for MiniLM on CoNLL04,
 1.89 GiB resident after 80 steps where 0.8 GiB is live (benchmarks/train_memory.py). glibc's
@@ -37,6 +36,7 @@ from typing import Callable, Dict, Optional
 from spacy.language import Language
 
 from .averages import torch_shims
+
 
 @functools.lru_cache(maxsize=None)
 def _libc_malloc_trim() -> Optional[Callable[[int], int]]:
