@@ -4,6 +4,10 @@ optimizer's update (``finish_update``), for one transformer config on one datase
     python benchmarks/step_time.py [--config gp_transformer] [--dataset conll04] [--steps 40]
         [--warmup 5] [--threads 2] [--set training.batcher.size=8 training.accumulate_gradient=2]
 
+``words_per_s`` is training words (tokens) per second of those steps: compare batchers with
+``--steps`` of a whole epoch (CoNLL04: 922 sentences, 116 batches of 8), so both see the same
+sentences.
+
 Runs ``--warmup`` steps untimed, then ``--steps`` steps as spaCy's training loop does them (each
 batch split into ``accumulate_gradient`` sub-batches, ``nlp.update(..., sgd=False)`` on each, then
 every trainable component's ``finish_update``), and times the two parts. Run it with nothing else
@@ -54,7 +58,7 @@ def main() -> None:
                  if getattr(proc, "is_trainable", False) and proc.model not in (True, False, None)]
     timings = {"update_s": 0.0, "finish_update_s": 0.0, "before_update_s": 0.0}
     per_component = {name: 0.0 for name, proc in nlp.pipeline if proc in trainable}
-    sentences = 0
+    sentences = words = 0
     for step in range(args.warmup + args.steps):
         _, batch = next(batches)
         timed = step >= args.warmup
@@ -79,10 +83,12 @@ def main() -> None:
             timings["update_s"] += t2 - t1
             timings["finish_update_s"] += t3 - t2
             sentences += len(batch)
+            words += sum(len(eg) for eg in batch)
     n = args.steps
     result = {
         "config": args.config, "dataset": args.dataset, "settings": args.set, "threads": args.threads,
         "steps": n, "sentences_per_step": round(sentences / n, 2),
+        "words_per_s": round(words / sum(timings.values()), 1),
         "per_step_s": {k.replace("_s", ""): round(v / n, 4) for k, v in timings.items()},
         "finish_update_per_component_s": {k: round(v / n, 4) for k, v in per_component.items()},
         "finish_update_share": round(timings["finish_update_s"] / sum(timings.values()), 3),

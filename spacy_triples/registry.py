@@ -4,6 +4,7 @@ from spacy.util import registry
 from .encoders.dgcnn.model import build_dgcnn
 from .heads.global_pointer.model import build_global_pointer, build_global_pointer_v2
 from .heads.pointer.model import build_pointer_head
+from .training.batching import configure_length_buckets
 from .training.memory import make_malloc_trim, make_training_memory
 from .training.augment import create_entity_swap_augmenter
 from .training.averages import make_torch_averages
@@ -29,3 +30,4 @@ registry.callbacks.register("spacy_triples.torch_averages.v1", func=make_torch_a
 registry.callbacks.register("spacy_triples.freeze_parameters.v1", func=make_freeze_parameters)
 registry.optimizers.register("spacy_triples.LayerwiseAdam.v1", func=make_layerwise_adam)
 registry.augmenters.register("spacy_triples.entity_swap.v1", func=create_entity_swap_augmenter)
+registry.batchers.register("spacy_triples.batch_by_length.v1", func=configure_length_buckets)

@@ -20,6 +20,7 @@ REGISTRIES = {
     "spacy_tokenizers": "tokenizers",
     "spacy_callbacks": "callbacks",
     "spacy_augmenters": "augmenters",
+    "spacy_batchers": "batchers",
     "thinc_optimizers": "optimizers",
 }
 
