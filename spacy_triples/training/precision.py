@@ -33,7 +33,7 @@ by name through ``__getattr__``), so a patched pipeline still pickles, copies an
 import contextlib
 import copy
 import warnings
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Union
 
 import torch
 from spacy.language import Language
@@ -541,17 +541,22 @@ def make_precision(precision: str = "fp32", int8_engine: str = "auto") -> Callab
     return after_pipeline_creation
 
 
-def make_cpu_autocast(enabled: bool = True, dtype: str = "bfloat16",
+def make_cpu_autocast(enabled: Union[bool, str] = True, dtype: str = "bfloat16",
                       components: Optional[List[str]] = None) -> Callable[[Language], Language]:
     """Registered as ``spacy_triples.cpu_autocast.v1``, for ``[nlp.after_pipeline_creation]``:
     run the transformer components (``components``, default all) under CPU autocast in ``dtype``
     (``"bfloat16"``; ``"float16"`` needs a CPU with float16 arithmetic). ``enabled = false`` leaves
-    the pipeline as it is, so a config can carry the switch. ``spacy_triples.precision.v1`` with
-    ``precision = "bf16"`` does the same for all transformers and also offers int8 and auto."""
-    if not isinstance(enabled, bool):
-        raise ValueError(f"spacy_triples.cpu_autocast.v1: enabled must be true or false, got {enabled!r}.")
+    the pipeline as it is, so a config can carry the switch; ``enabled = "auto"`` (bfloat16 only)
+    autocasts where the CPU has native bfloat16 arithmetic and otherwise warns and stays float32,
+    so a config can use it on any machine. ``spacy_triples.precision.v1`` with ``precision = "bf16"``
+    does the same for all transformers and also offers int8 and auto."""
+    if not isinstance(enabled, bool) and enabled != "auto":
+        raise ValueError(f"spacy_triples.cpu_autocast.v1: enabled must be true, false or \"auto\", got {enabled!r}.")
     if dtype not in AUTOCAST_DTYPES:
         raise ValueError(f"spacy_triples.cpu_autocast.v1: dtype must be one of {sorted(AUTOCAST_DTYPES)}, got {dtype!r}.")
+    if enabled == "auto" and dtype != "bfloat16":
+        raise ValueError("spacy_triples.cpu_autocast.v1: enabled = \"auto\" decides by the CPU's bfloat16 "
+                         f"arithmetic, so dtype must be \"bfloat16\", got {dtype!r}. Set enabled = true for {dtype}.")
     if components is not None and (isinstance(components, str) or not all(isinstance(c, str) for c in components)):
         raise ValueError("spacy_triples.cpu_autocast.v1: components must be a list of component names, "
                          f"e.g. [\"transformer\"], got {components!r}.")
@@ -566,6 +571,11 @@ def make_cpu_autocast(enabled: bool = True, dtype: str = "bfloat16",
         if not shims:
             warnings.warn("spacy_triples.cpu_autocast.v1: the pipeline has no Hugging Face transformer "
                           "(spacy-transformers), so nothing runs in reduced precision.")
+        elif enabled == "auto" and not native_bfloat16():
+            warnings.warn("spacy_triples.cpu_autocast.v1: this CPU has no native bfloat16 arithmetic "
+                          "(AVX512-BF16 or AMX), so the transformer stays float32 (enabled = \"auto\"). "
+                          "Set enabled = false in [nlp.after_pipeline_creation] to silence this.")
+            return nlp
         elif dtype == "bfloat16" and not native_bfloat16():
             warnings.warn("spacy_triples.cpu_autocast.v1: this CPU has no native bfloat16 arithmetic "
                           "(AVX512-BF16 or AMX); torch emulates it, which is usually slower than float32. "

@@ -72,7 +72,8 @@ def test_autocast_shim_is_idempotent_copies_and_pickles():
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"dtype": "float64"}, "dtype must be one of"),
-    ({"enabled": "yes"}, "enabled must be true or false"),
+    ({"enabled": "yes"}, "enabled must be true, false or \"auto\""),
+    ({"enabled": "auto", "dtype": "float16"}, "dtype must be \"bfloat16\""),
     ({"components": "transformer"}, "components must be a list"),
 ])
 def test_bad_settings_say_what_to_fix(kwargs, message):
@@ -102,6 +103,23 @@ def _trf_shim(nlp):
 def test_disabled_leaves_the_transformer_alone(tiny_bert):
     nlp = spacy.util.load_model_from_config(_config(tiny_bert, False), auto_fill=True, validate=True)
     assert not hasattr(_trf_shim(nlp), "autocast_dtype")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_autocasts_only_where_the_cpu_has_bfloat16(tiny_bert, monkeypatch, native):
+    """enabled = "auto" (what a config can carry to any machine): bfloat16 where the CPU computes
+    it natively, float32 and a warning elsewhere, never torch's slow emulation."""
+    import spacy_triples.training.precision as precision
+
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: native)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nlp = spacy.util.load_model_from_config(_config(tiny_bert, "auto"), auto_fill=True, validate=True)
+    fallback = [w for w in caught if "stays float32" in str(w.message)]
+    if native:
+        assert _trf_shim(nlp).autocast_dtype == torch.bfloat16 and not fallback
+    else:
+        assert not hasattr(_trf_shim(nlp), "autocast_dtype") and len(fallback) == 1
 
 
 def test_bfloat16_pipeline_overfits_and_round_trips(tiny_bert, tmp_path):
