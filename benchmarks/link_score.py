@@ -11,7 +11,8 @@ models already trained:
 - ``mention_decode``: the share of the mention maps (trained with ``mention_weight``) in the
   subject and object scores; 0 reads the role maps alone.
 This scores each trained MODEL on the dev and test splits with each value, at the pipeline's own
-threshold and then with one global threshold tuned on dev (``tune-thresholds --global``). Appends
+threshold and then with one global threshold tuned on dev (``tune-thresholds --global``), strict
+and last-word scores (the last for WebNLG*). Appends
 to benchmarks/results/link_score.json (``link_score``) or benchmarks/results/{option}.json.
 """
 import argparse
@@ -60,7 +61,9 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     _, dev, test = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])
-    keys = ("triples_strict_p", "triples_strict_r", "triples_strict_f")
+    # strict (typed) and last-word (WebNLG*'s papers' score) precision, recall and F1
+    keys = ("triples_strict_p", "triples_strict_r", "triples_strict_f",
+            "triples_last_word_p", "triples_last_word_r", "triples_last_word_f")
     runs = []
     for model in args.models:
         nlp = spacy.load(model)
@@ -93,7 +96,10 @@ def main() -> None:
         "dev_strict_f_tuned_global": round(sum(r[str(v)]["global_threshold_tuned_on_dev"]["dev_f_after"]
                                                for r in runs) / len(runs), 2),
         "test_strict_f_tuned_global": round(sum(r[str(v)]["global_threshold_tuned_on_dev"]["test"]["triples_strict_f"]
-                                                for r in runs) / len(runs), 2)} for v in values}
+                                                for r in runs) / len(runs), 2),
+        "test_last_word_f": round(sum(r[str(v)]["at_threshold"]["test"]["triples_last_word_f"] for r in runs) / len(runs), 2),
+        "test_last_word_f_tuned_global": round(sum(r[str(v)]["global_threshold_tuned_on_dev"]["test"]["triples_last_word_f"]
+                                                   for r in runs) / len(runs), 2)} for v in values}
     print(json.dumps({"mean_over_models": summary}))
     ca.append_measurement(args.option, {"mean_over_models": summary, "runs": runs})
 

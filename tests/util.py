@@ -83,6 +83,9 @@ def tiny_gp_config(name: str, all_layers: bool = False):
     from thinc.api import Config
 
     config = Config().from_disk("configs/gp_transformer.cfg")
+    # float32 on every CPU, whatever the config's bfloat16 switch says (tests compare floats
+    # across machines; tests/training/test_precision.py tests the switch itself)
+    config["nlp"]["after_pipeline_creation"]["enabled"] = False
     config["components"]["transformer"]["model"]["name"] = name
     config["components"]["transformer"]["model"]["get_spans"]["window"] = 16
     config["components"]["transformer"]["model"]["get_spans"]["stride"] = 12
