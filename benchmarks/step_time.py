@@ -98,9 +98,10 @@ def main() -> None:
         "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
     }
     print(json.dumps(result, indent=1))
+    print("RESULT " + json.dumps(result), flush=True)  # for a parent process (train_levers.py)
     runs = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     runs.append(result)
-    RESULTS.write_text(json.dumps(runs, indent=1) + "\n")
+    ca.write_json_atomic(RESULTS, runs)
 
 
 if __name__ == "__main__":

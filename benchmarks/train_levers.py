@@ -19,7 +19,6 @@ benchmarks/results/train_levers.json.
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -61,11 +60,7 @@ def main() -> None:
                    "--steps", str(args.steps), "--warmup", "5", "--threads", str(args.threads)]
             if VARIANTS[name]:
                 cmd += ["--set", *VARIANTS[name]]
-            out = subprocess.run(cmd, capture_output=True, text=True)
-            if out.returncode:
-                sys.exit(f"{name}: step_time.py failed:\n{out.stderr[-3000:]}")
-            # step_time.py prints its result as indented JSON after any warnings
-            result = json.loads(out.stdout[out.stdout.index("{"):])
+            result = ca.child_result(cmd)
             runs[name].append({"words_per_s": result["words_per_s"], "per_step_s": result["per_step_s"],
                                "memory_mib": result["memory_mib"]})
             print(repeat, name, result["words_per_s"], flush=True)

@@ -122,10 +122,11 @@ def make_training_memory(trim_every: int = 10) -> Callable[[Language, Dict], Non
         raise ValueError(f"spacy_triples.training_memory.v1: trim_every must be an integer >= 0 (0: never trim), "
                          f"got {trim_every!r}.")
     chains = UpdateChains()
+    trim = make_malloc_trim(trim_every) if trim_every else None
 
     def before_update(nlp: Language, info: Dict) -> None:
         chains.cut(nlp)
-        if trim_every and int(info.get("step", 0)) % trim_every == 0:
-            malloc_trim()
+        if trim is not None:
+            trim(nlp, info)
 
     return before_update
