@@ -3,14 +3,18 @@ config with each lever, measured by benchmarks/step_time.py in turn, interleaved
 times, each in its own process.
 
     python benchmarks/train_levers.py [--config gp_transformer] [--dataset conll04] [--steps 116]
-        [--repeats 3] [--threads 2] [--variants fp32 buckets buckets_whole bf16_whole all]
+        [--repeats 3] [--threads 2] [--variants fp32 buckets buckets_whole bf16_whole all fused ...]
 
 Variants (``--set`` overrides on the config):
 - ``fp32``: the config as it is (the baseline; ratios are against it);
 - ``buckets``: ``spacy_triples.batch_by_length.v1`` (size 8, buffer 32) instead of batch_by_sequence;
 - ``buckets_whole``: that and ``accumulate_gradient = 1`` (whole batches);
 - ``bf16_whole``: bfloat16 autocast (``nlp.after_pipeline_creation.enabled = true``) and whole batches;
-- ``all``: buckets, whole batches and bfloat16.
+- ``all``: buckets, whole batches and bfloat16;
+- ``fused``: ``spacy_triples.Adam.v1`` (thinc's Adam computed by PyTorch's fused kernel) instead of
+  ``Adam.v1``, the config otherwise as it is;
+- ``buckets_whole_fused``: buckets, whole batches and the fused Adam (float32 throughout);
+- ``all_fused``: all four.
 ``--steps 116`` is one CoNLL04 epoch in batches of 8, so every variant sees the same sentences.
 Reports the median words/s of each variant, its ratio to ``fp32``'s median, and the highest
 resident memory. Run it with nothing else on the machine. Appends to
@@ -28,12 +32,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 BUCKETS = 'training.batcher={"@batchers":"spacy_triples.batch_by_length.v1","size":8,"buffer":32,"get_length":null}'
 WHOLE = "training.accumulate_gradient=1"
 BF16 = "nlp.after_pipeline_creation.enabled=true"
+FUSED = "training.optimizer.@optimizers=spacy_triples.Adam.v1"
 VARIANTS = {
     "fp32": [],
     "buckets": [BUCKETS],
     "buckets_whole": [BUCKETS, WHOLE],
     "bf16_whole": [BF16, WHOLE],
     "all": [BUCKETS, WHOLE, BF16],
+    "fused": [FUSED],
+    "buckets_whole_fused": [BUCKETS, WHOLE, FUSED],
+    "all_fused": [BUCKETS, WHOLE, BF16, FUSED],
 }
 
 

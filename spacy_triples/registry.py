@@ -9,6 +9,7 @@ from .training.memory import make_malloc_trim, make_training_memory
 from .training.augment import create_entity_swap_augmenter
 from .training.averages import make_torch_averages
 from .training.freeze import make_freeze_parameters
+from .training.fused_adam import make_fused_adam
 from .training.layerwise import make_layerwise_adam
 from .training.precision import make_cpu_autocast, make_precision
 from .training.normalize import create_normalizing_tokenizer
@@ -29,5 +30,6 @@ registry.callbacks.register("spacy_triples.precision.v1", func=make_precision)
 registry.callbacks.register("spacy_triples.torch_averages.v1", func=make_torch_averages)
 registry.callbacks.register("spacy_triples.freeze_parameters.v1", func=make_freeze_parameters)
 registry.optimizers.register("spacy_triples.LayerwiseAdam.v1", func=make_layerwise_adam)
+registry.optimizers.register("spacy_triples.Adam.v1", func=make_fused_adam)
 registry.augmenters.register("spacy_triples.entity_swap.v1", func=create_entity_swap_augmenter)
 registry.batchers.register("spacy_triples.batch_by_length.v1", func=configure_length_buckets)
