@@ -72,7 +72,7 @@ def test_updates_in_place_and_clips_each_parameter_on_its_own():
         gradient = numpy.array([1.0, -1.0, 2.0, -2.0], dtype="f") * scale
         w, g = optimizer((0, f"w{scale}"), weights, gradient)
         assert w is weights and g is gradient
-        numpy.testing.assert_allclose(weights, -0.01 * numpy.sign([1, -1, 2, -2]), rtol=1e-4)
+        numpy.testing.assert_allclose(weights, -0.01 * numpy.sign([1, -1, 2, -2]), rtol=1e-4, atol=1e-9)
 
 
 def test_what_the_kernel_cannot_take_goes_to_thincs_code():
@@ -85,7 +85,7 @@ def test_what_the_kernel_cannot_take_goes_to_thincs_code():
     expected, _ = thinc_opt((0, "w"), base.T.copy(order="F"), grad.T.copy(order="F"))
     got, _ = fused_opt((0, "w"), base.T.copy(order="F"), grad.T.copy(order="F"))
     assert fused_opt.fallback_updates == 1 and fused_opt.fused_updates == 0
-    numpy.testing.assert_allclose(got, expected, rtol=1e-6)
+    numpy.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
     with pytest.raises(ValueError, match="dtype mismatch"):
         fused_opt((0, "d"), base.astype("float64"), grad.astype("float64"))
     read_only = base.copy()
