@@ -70,6 +70,16 @@ def results_payload(previous: dict, results: list, command: str, machine: str, s
             "earlier_commands": earlier, **kept}
 
 
+def git_commit():
+    """The short hash of the checkout's HEAD (the code and configs a run used), or None outside a
+    git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
 def cpu_name() -> str:
     """lscpu's model name (the CPU a timing was measured on), else platform's processor."""
     try:
@@ -101,11 +111,14 @@ def add_result(out_file: Path, result: dict, command: str, machine: str, summari
     """Add ``result`` to the results file and return what was written. The file is read again under
     an exclusive lock just before the write, so two runs side by side each add their results (a
     copy read at the start would drop the other run's); a rerun replaces the earlier result of the
-    same settings, seed, clock and schedule."""
+    same settings, seed, clock, schedule and commit. The settings name the command line's overrides,
+    not the config file, so a run of the same command at another commit (a changed config) is added
+    beside the earlier one, never over it; results written before results had a commit are only
+    ever replaced by results without one."""
     import fcntl
 
     def key(r):
-        return r["config"], r["dataset"], r.get("seed"), r.get("budget_s"), r.get("max_steps")
+        return r["config"], r["dataset"], r.get("seed"), r.get("budget_s"), r.get("max_steps"), r.get("commit")
 
     out_file.parent.mkdir(parents=True, exist_ok=True)
     with open(out_file.parent / f".{out_file.name}.lock", "a") as lock:
@@ -458,6 +471,7 @@ def main() -> None:
     out_file = ROOT / "benchmarks" / "results" / "architectures.json"
     command = "python benchmarks/compare_architectures.py " + " ".join(sys.argv[1:])
     machine = f"{platform.machine()}, {__import__('os').cpu_count()} cores, python {platform.python_version()}"
+    commit = git_commit()
     this_command = []
     for dataset in args.datasets:
         for config, seed in ((c, s) for c in args.configs for s in (args.seeds or [None])):
@@ -476,6 +490,7 @@ def main() -> None:
                 result = {"config": name, "dataset": dataset, "error": proc.stderr.strip().splitlines()[-1:]}
             else:
                 result = json.loads(lines[-1][len("RESULT "):])
+            result["commit"] = commit
             this_command.append(result)
             payload = add_result(out_file, result, command, machine, seed_summaries(this_command) if args.seeds else [])
             print(json.dumps(result), flush=True)

@@ -48,6 +48,11 @@ def test_results_payload_keeps_earlier_commands_and_hand_added_keys():
     assert [c["command"] for c in third["earlier_commands"]] == ["cmd A", "cmd C"]
 
 
+def test_git_commit_names_the_checkout():
+    commit = ca.git_commit()
+    assert commit is None or (7 <= len(commit) <= 12 and all(c in "0123456789abcdef" for c in commit))
+
+
 def test_results_of_two_runs_side_by_side_are_both_kept(tmp_path):
     # two compare_architectures commands that write one results file: each result is added to the
     # file as it is when the result arrives, so neither run's write drops the other's
@@ -75,6 +80,11 @@ def test_results_of_two_runs_side_by_side_are_both_kept(tmp_path):
     ca.add_result(out, {"config": "a", "dataset": "d", "seed": 0, "f": 1}, "cmd A", "m", [])
     assert [r for r in json.loads(out.read_text())["results"] if r["config"] == "a"] == [
         {"config": "a", "dataset": "d", "seed": 0, "f": 1}]
+    # the same settings at another commit (the config file changed under the same command) are
+    # added beside it; a rerun at that commit replaces only its own
+    ca.add_result(out, {"config": "a", "dataset": "d", "seed": 0, "f": 2, "commit": "abc1234"}, "cmd A", "m", [])
+    ca.add_result(out, {"config": "a", "dataset": "d", "seed": 0, "f": 3, "commit": "abc1234"}, "cmd A", "m", [])
+    assert [r.get("f") for r in json.loads(out.read_text())["results"] if r["config"] == "a"] == [1, 3]
 
 
 def _add_many(out, name):
