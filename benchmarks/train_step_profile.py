@@ -12,7 +12,8 @@ timing with wall clocks around the parts of a step:
 * ``head_forward`` / ``head_backward``: the triple_extractor's own PyTorch shims (head, DGCNN);
 * ``loss``: the head's ``get_loss`` (targets from gold, loss and gradient, in numpy);
 * ``gold``: aligning gold triples through ``Example`` (``gold.align_gold``);
-* ``optimizer``: thinc's optimizer over every parameter (``Optimizer.__call__``);
+* ``optimizer``: the optimizer over every parameter (``Optimizer.__call__``, and the project's
+  subclasses' own, such as ``spacy_triples.Adam.v1``'s);
 * ``other``: the rest of the step (wordpiece tokenisation and alignment, the listeners, thinc's
   layers around the shims, spaCy's update bookkeeping).
 
@@ -102,7 +103,14 @@ def instrument(clock: Clock):
     for module in (gold, pipe):
         if hasattr(module, "align_gold"):
             setattr(module, "align_gold", timed(getattr(module, "align_gold"), "gold"))
-    Optimizer.__call__ = timed(Optimizer.__call__, "optimizer")
+    import spacy_triples.training.fused_adam  # noqa: F401  (the project's optimizers, so their classes exist)
+    import spacy_triples.training.layerwise  # noqa: F401
+
+    # thinc's optimizer and the project's (spacy_triples.Adam.v1 does its own update); nested calls
+    # (a subclass falling back to thinc's code) are counted once: the clock subtracts inner parts
+    for cls in {Optimizer} | _subclasses(Optimizer):
+        if "__call__" in cls.__dict__:
+            cls.__call__ = timed(cls.__dict__["__call__"], "optimizer")
 
 
 def _subclasses(cls):
