@@ -2,8 +2,8 @@
 
 thinc's optimizer updates one parameter at a time: the gradient's norm and clipping in NumPy, the
 Adam step in a single-threaded Cython loop over blocks of 64 numbers, then NumPy passes that zero
-the gradient and apply weight decay. For a transformer that is most of a second's tenth per
-optimizer step (13% of a CoNLL04 step of ``gp_transformer.cfg`` on 2 cores, issue 43's profile).
+the gradient and apply weight decay. For a transformer that is a noticeable part of each
+training step (13% of a CoNLL04 step of ``gp_transformer.cfg`` on 2 cores, issue 43's profile).
 This optimizer does the same arithmetic with PyTorch's vectorised, multi-threaded kernels on the
 same arrays (``torch.from_numpy`` shares their memory, nothing is copied):
 
@@ -16,8 +16,8 @@ same arrays (``torch.from_numpy`` shares their memory, nothing is copied):
 - averages (``use_averages``) by thinc's own ``update_averages``.
 
 Same values as ``Adam.v1`` up to the order of float32 rounding (``tests/training/test_fused_adam.py``
-compares them at 1e-6). Anything the fast path does not cover (arrays that are not C-contiguous
-float32 NumPy arrays, CuPy arrays on a GPU, RAdam, a PyTorch build without the fused kernel) goes to
+compares them at rtol 1e-5). Anything the fast path does not cover (arrays that are not C-contiguous
+writable float32 NumPy arrays, CuPy arrays on a GPU, RAdam, a PyTorch build without the fused kernel) goes to
 thinc's own code, so it is never wrong, at worst not faster. ::
 
     [training.optimizer]
