@@ -12,7 +12,10 @@ in the same run as the others, so the ratios compare like with like):
   int8 with its default engine, ONNX Runtime where installed);
 * ``int8_torch``, ``int8_onnx``: int8 with that engine (``int8_engine="torch"`` / ``"onnxruntime"``);
 * ``int8_head`` (optional): int8 with the triple_extractor's own Linear layers quantized too
-  (``quantize_head=True``), to see whether quantizing the head pays.
+  (``quantize_head=True``), to see whether quantizing the head pays;
+* any of these with ``@N``: the transformer and the triple_extractor each run a batch in
+  length-sorted sub-batches of at most N padded tokens (both components' ``max_batch_items``;
+  without ``@``, the pipeline's own settings), e.g. ``encoder_fp32@4096,fp32@4096,fp32@512``.
 
 Texts: the CoNLL04 and WebNLG test sets (corpus/converted; python benchmarks/convert_datasets.py
 makes them), ``--limit`` documents of each. The pipeline is ``--model PATH`` (a trained
@@ -86,7 +89,12 @@ def child(args) -> dict:
         torch.backends.quantized.engine = args.qengine
     started = time.perf_counter()
     nlp = _pipeline(args.model)
-    variant = args.variant
+    variant, _, items = args.variant.partition("@")
+    if items:
+        if "transformer" in nlp.pipe_names:
+            nlp.get_pipe("transformer").cfg["max_batch_items"] = int(items)
+        if "triple_extractor" in nlp.pipe_names:
+            nlp.get_pipe("triple_extractor").max_batch_items = int(items)
     if variant == "encoder_fp32":
         if "transformer" not in nlp.pipe_names:
             raise SystemExit("encoder_fp32 needs a pipeline with a 'transformer' component (MiniLM).")
@@ -99,7 +107,11 @@ def child(args) -> dict:
     load_s = time.perf_counter() - started
     shims = [s for node in nlp.get_pipe("transformer").model.walk() for s in node.shims] if "transformer" in nlp.pipe_names else []
     engines = sorted({s.__dict__.get("int8_engine") for s in shims if s.__dict__.get("int8_engine")})
-    result = {"variant": variant, "applied": applied, "int8_engine": ",".join(engines) or None, "threads": torch.get_num_threads(),
+    extractor = nlp.get_pipe("triple_extractor") if "triple_extractor" in nlp.pipe_names else None
+    result = {"variant": args.variant, "applied": applied,
+              "transformer_max_batch_items": nlp.get_pipe("transformer").cfg.get("max_batch_items")
+              if "transformer" in nlp.pipe_names else None,
+              "max_batch_items": getattr(extractor, "max_batch_items", None) if variant != "encoder_fp32" else None, "int8_engine": ",".join(engines) or None, "threads": torch.get_num_threads(),
               "qengine": torch.backends.quantized.engine, "load_s": round(load_s, 2), "datasets": {}}
     for name in args.datasets.split(","):
         docs = list(DocBin().from_disk(TEST_SETS[name]).get_docs(spacy.blank("en").vocab))[:args.limit]
@@ -127,10 +139,15 @@ def table(results) -> str:
     datasets = list(results[0]["datasets"])
     lines = ["| variant | applied | int8 engine | " + " | ".join(
         f"{d} words/s | x fp32 pipeline | x fp32 encoder | {d} strict F1" for d in datasets) + " |",
+             # (x fp32 encoder of a variant VARIANT@N: against encoder_fp32@N where measured)
              "|---|---|---|" + "---|---|---|---|" * len(datasets)]
-    fp32 = next((r for r in results if r["variant"] == "fp32"), None)
-    encoder = next((r for r in results if r["variant"] == "encoder_fp32"), None)
+    by_name = {r["variant"]: r for r in results}
     for r in results:
+        # "x fp32 pipeline": against the pipeline as saved (plain fp32); "x fp32 encoder": against
+        # the encoder alone with the same @N where measured, else the plain one
+        suffix = "@" + r["variant"].partition("@")[2] if "@" in r["variant"] else ""
+        fp32 = by_name.get("fp32")
+        encoder = by_name.get("encoder_fp32" + suffix, by_name.get("encoder_fp32"))
         cells = []
         for d in datasets:
             e = r["datasets"][d]
@@ -163,9 +180,10 @@ def main(argv=None):
         if not TEST_SETS[name].exists():
             parser.error(f"{TEST_SETS[name]} is missing: run python benchmarks/convert_datasets.py")
     variants = args.variants.split(",")
-    unknown = sorted(set(variants) - set(VARIANTS))
+    unknown = sorted(v for v in variants if v.partition("@")[0] not in VARIANTS
+                     or (v.partition("@")[2] and not (v.partition("@")[2].isdigit() and int(v.partition("@")[2]) > 0)))
     if unknown:
-        parser.error(f"unknown variants {unknown}: use {', '.join(VARIANTS)}")
+        parser.error(f"unknown variants {unknown}: use {', '.join(VARIANTS)}, each optionally with @N (N a whole number >= 1)")
     if args.repeats < 1 or args.threads < 1:
         parser.error("--repeats and --threads must be at least 1")
     if args.variant:

@@ -8,7 +8,7 @@ import hashlib
 import warnings
 from collections import Counter
 from itertools import islice
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import srsly
 from spacy import util
@@ -73,6 +73,7 @@ DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
         "set_ents": False,
         "schema": None,
         "head_learn_rate_scale": 1.0,
+        "max_batch_items": 1024,
         "scorer": {"@scorers": "spacy_triples.triple_scorer.v1"},
     },
     # spacy train logs the keys whose weight is not None: six triple columns; the rest are in
@@ -104,6 +105,7 @@ def make_triple_extractor(
     set_ents: bool,
     schema: Optional[Any],
     head_learn_rate_scale: float,
+    max_batch_items: int,
     scorer: Optional[Callable],
 ) -> "TripleExtractor":
     """Create a TripleExtractor: joint subject/object/relation extraction into doc._.triples.
@@ -124,6 +126,11 @@ def make_triple_extractor(
         transformer or tok2vec that the model listens to, keep the optimizer's own rate. A freshly
         initialised head next to a pretrained encoder learns best at a higher rate than the
         encoder's fine-tuning rate (see the README's accuracy table).
+    max_batch_items: prediction only (``nlp.pipe``, evaluation, extract, serve): each batch is
+        sorted by length and run through the model in sub-batches of at most this many padded
+        tokens (docs x the longest doc's tokens), as spacy-transformers does for its encoder, so
+        short docs are not padded to the batch's longest one. The head's pair scores grow with the
+        square of that padding. Docs come out in their input order; training batches are unchanged.
     """
     return TripleExtractor(
         nlp.vocab,
@@ -137,6 +144,7 @@ def make_triple_extractor(
         set_ents=set_ents,
         schema=schema,
         head_learn_rate_scale=head_learn_rate_scale,
+        max_batch_items=max_batch_items,
         scorer=scorer,
     )
 
@@ -174,6 +182,34 @@ def validate_cfg(cfg: Dict[str, Any], where: str) -> None:
     width = cfg.get("width")
     if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
         fail(f"width must be a positive integer, got {width!r}.")
+
+
+def check_max_batch_items(value: Any) -> int:
+    """``value`` if it is a whole number >= 1, else a ValueError that says where to set it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"triple_extractor: max_batch_items must be a whole number >= 1 (padded tokens per "
+                         f"prediction sub-batch, e.g. 1024), got {value!r}. Set "
+                         "[components.triple_extractor] max_batch_items in the config.")
+    return value
+
+
+def length_sub_batches(lengths: Sequence[int], max_items: int) -> List[List[int]]:
+    """Indices into ``lengths`` grouped into sub-batches by length: sorted shortest first (equal
+    lengths keep their order), a sub-batch grows while its size times its longest length stays
+    within ``max_items``; one item longer than that is a sub-batch of its own. Every index comes
+    out exactly once. Empty docs (length 0) count as length 1."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: List[List[int]] = []
+    batch: List[int] = []
+    for i in order:
+        length = max(int(lengths[i]), 1)
+        if batch and (len(batch) + 1) * length > max_items:
+            batches.append(batch)
+            batch = []
+        batch.append(i)
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def _check_label_list(value: Any, what: str, where: str) -> List[str]:
@@ -255,6 +291,7 @@ class TripleExtractor(TrainablePipe):
         set_ents: bool = False,
         schema: Optional[Any] = None,
         head_learn_rate_scale: float = 1.0,
+        max_batch_items: int = 1024,
         scorer: Optional[Callable] = None,
     ) -> None:
         install_extensions()
@@ -287,6 +324,8 @@ class TripleExtractor(TrainablePipe):
         # gradient (the loss is a mean per batch) and grad_clip sees the same norms at any setting
         self.gradient_scale = 1.0
         self.cfg = cfg
+        # a setting of prediction, not of the trained model: kept in the config, not in cfg
+        self.max_batch_items = check_max_batch_items(max_batch_items)
 
     # ----------------------------------------------------------------- labels
     @property
@@ -358,6 +397,21 @@ class TripleExtractor(TrainablePipe):
         )
 
     # ------------------------------------------------------------- prediction
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
+        """Predict a stream of docs, ``batch_size`` at a time, each batch in length-sorted
+        sub-batches of at most ``max_batch_items`` padded tokens (``length_sub_batches``). Yields the
+        docs in their input order; errors go to the pipe's error handler, as in spaCy's pipes."""
+        error_handler = self.get_error_handler()
+        for docs in util.minibatch(stream, size=batch_size):
+            docs = list(docs)
+            try:
+                for indices in length_sub_batches([len(doc) for doc in docs], self.max_batch_items):
+                    sub_batch = [docs[i] for i in indices]
+                    self.set_annotations(sub_batch, self.predict(sub_batch))
+                yield from docs
+            except Exception as e:
+                error_handler(self.name, self, docs, e)
+
     def predict(self, docs: Iterable[Doc]):
         """Run the model over a batch of docs; returns the head's outputs (no side effects)."""
         docs = list(docs)

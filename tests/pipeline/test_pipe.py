@@ -7,6 +7,7 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 
 from spacy_triples import Triple, TripleExtractor
+from spacy_triples.pipe import length_sub_batches
 
 from ..util import LABELS, TRAIN_DATA, assert_same_triples, make_doc, make_examples, train
 
@@ -343,3 +344,86 @@ def test_bad_settings():
     nlp = spacy.blank("en")
     with pytest.raises(ValueError, match="threshold"):
         nlp.add_pipe("triple_extractor", config={"threshold": 1.5})
+
+
+@pytest.mark.parametrize("lengths,max_items,expected", [
+    ([], 8, []),
+    # sorted shortest first: 1 and 3 fit (2 x 3 <= 8), 5 would make 3 x 5; 9 is over the budget alone
+    ([5, 1, 3, 9], 8, [[1, 2], [0], [3]]),
+    ([2, 2, 2, 2], 4, [[0, 1], [2, 3]]),  # equal lengths keep their order
+    ([0, 0, 0], 2, [[0, 1], [2]]),  # an empty doc counts as one token
+    ([7, 3, 5], 1000, [[1, 2, 0]]),
+])
+def test_length_sub_batches(lengths, max_items, expected):
+    assert length_sub_batches(lengths, max_items) == expected
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_length_sub_batches_cover_every_doc_within_the_budget(seed):
+    import random
+
+    rng = random.Random(seed)
+    lengths = [rng.choice([0, 1, rng.randint(2, 200)]) for _ in range(rng.randint(1, 300))]
+    max_items = rng.choice([1, 50, 512, 4096])
+    batches = length_sub_batches(lengths, max_items)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert [lengths[i] for b in batches for i in b] == sorted(lengths)
+    for b in batches:
+        assert len(b) == 1 or len(b) * max(max(lengths[i], 1) for i in b) <= max_items
+
+
+def test_pipe_predicts_in_length_sorted_sub_batches_and_keeps_the_order(trained, monkeypatch):
+    nlp, _ = trained
+    pipe = nlp.get_pipe("triple_extractor")
+    # lengths 6, 11, 9, 10, 7, 21 (the last is the sentence three times), and an empty text
+    texts = [" ".join(words) for words, _ in TRAIN_DATA] + [""]
+    texts = texts + texts[::-1]
+    one_batch = [list(d._.triples) for d in nlp.pipe(texts, batch_size=len(texts))]
+    assert any(one_batch)
+    calls = []
+    predict = pipe.predict
+
+    def recording(docs):
+        docs = list(docs)
+        calls.append([len(doc) for doc in docs])
+        return predict(docs)
+
+    monkeypatch.setattr(pipe, "predict", recording)
+    for max_items in (1, 24, 10**6):
+        calls.clear()
+        monkeypatch.setattr(pipe, "max_batch_items", max_items)
+        docs = list(nlp.pipe(texts, batch_size=8))
+        assert [d.text for d in docs] == texts
+        assert_same_triples(docs, [[t.to_dict() for t in ts] for ts in one_batch])
+        assert sum(len(c) for c in calls) == len(texts)
+        for call in calls:
+            assert call == sorted(call)
+            assert len(call) == 1 or len(call) * max(max(call), 1) <= max_items
+        if max_items == 10**6:
+            assert [len(c) for c in calls] == [8, 6]  # the batches as nlp.pipe cut them
+        if max_items == 24:
+            assert len(calls) > 2 and any(len(c) > 1 for c in calls)
+
+
+def test_pipe_errors_go_to_the_error_handler(trained, monkeypatch):
+    nlp, _ = trained
+    pipe = nlp.get_pipe("triple_extractor")
+    seen = []
+
+    def fail(docs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pipe, "predict", fail)
+    pipe.set_error_handler(lambda name, proc, docs, e: seen.append((name, len(docs), str(e))))
+    try:
+        assert list(pipe.pipe([nlp.make_doc("a b c"), nlp.make_doc("d")], batch_size=2)) == []
+    finally:
+        pipe.set_error_handler(spacy.util.raise_error)
+    assert seen == [("triple_extractor", 2, "boom")]
+
+
+def test_max_batch_items_is_checked():
+    nlp = spacy.blank("en")
+    for bad in (0, -3, 2.5, True, "1024"):
+        with pytest.raises(ValueError, match="max_batch_items"):
+            nlp.add_pipe("triple_extractor", config={"max_batch_items": bad}, name=f"t{bad!r}")
