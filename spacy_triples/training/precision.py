@@ -10,7 +10,8 @@ how the pipeline's Hugging Face transformer (spacy-transformers' ``HFShim``) com
   (AVX512-BF16 or AMX), float32 outputs, weights and optimizer.
 - ``int8``: an int8 copy of the transformer for prediction, made by ONNX Runtime where it is
   installed (``onnx_int8.OnnxInt8Encoder``: an ONNX export with int8 MatMul weights, one scale per
-  output channel) or else by torch's dynamic quantization (``torch.ao.quantization.quantize_dynamic``,
+  output channel), by OpenVINO when asked (``openvino_int8.OpenVinoInt8Encoder``) or else by
+  torch's dynamic quantization (``torch.ao.quantization.quantize_dynamic``,
   ``qint8`` per channel) of the ``nn.Linear`` layers, with the quantized engine that is current
   (``torch.backends.quantized.engine``, ``x86`` by default: fbgemm or oneDNN per shape). Only
   prediction is quantized: the float32 module stays in the shim and is what training updates and
@@ -40,7 +41,7 @@ from spacy.language import Language
 
 AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
-INT8_ENGINES = ("auto", "torch", "onnxruntime")
+INT8_ENGINES = ("auto", "torch", "onnxruntime", "openvino")
 CALLBACK = "spacy_triples.precision.v1"
 INT8_PREFIX = "Int8"
 AUTOCAST_PREFIX = "CPUAutocast"
@@ -62,15 +63,19 @@ def check_int8_engine(engine: Any, where: str = "int8_engine") -> str:
 
 def resolve_int8_engine(engine: str) -> str:
     """The engine a transformer's int8 copy is made with: ``auto`` -> ONNX Runtime where it is
-    installed (the ``onnx`` extra), else torch's dynamic quantization. ``onnxruntime`` without it
-    installed is an error that says how to install it."""
+    installed (the ``onnx`` extra), else torch's dynamic quantization. ``onnxruntime`` or
+    ``openvino`` without its package is an error that says what to install."""
     from .onnx_int8 import onnxruntime_available
+    from .openvino_int8 import openvino_available
 
     engine = check_int8_engine(engine)
     if engine == "auto":
         return "onnxruntime" if onnxruntime_available() else "torch"
     if engine == "onnxruntime" and not onnxruntime_available():
         raise ValueError("int8_engine 'onnxruntime' needs ONNX Runtime and onnx: pip install 'spacy-triples[onnx]' "
+                         "(or use int8_engine 'torch' / 'auto').")
+    if engine == "openvino" and not openvino_available():
+        raise ValueError("int8_engine 'openvino' needs OpenVINO and NNCF: pip install 'spacy-triples[openvino]' "
                          "(or use int8_engine 'torch' / 'auto').")
     return engine
 
@@ -234,7 +239,8 @@ def _weights_key(module: torch.nn.Module) -> tuple:
 def quantized_module(shim: Any) -> Optional[Callable[..., Any]]:
     """The int8 copy of ``shim``'s module that prediction uses, made now if it is missing or stale:
     with the shim's ``int8_engine`` (``torch``: ``quantize_linear``; ``onnxruntime``: an
-    ``OnnxInt8Encoder``, which falls back to torch with a warning if the export fails). None where
+    ``OnnxInt8Encoder``; ``openvino``: an ``OpenVinoInt8Encoder``; the last two fall back to torch
+    with a warning if the export fails). None where
     there is nothing to quantize (a module not built yet, or one on a GPU)."""
     module = shim._model
     if not isinstance(module, torch.nn.Module) or not _on_cpu(module) or not _is_built(module):
@@ -249,13 +255,15 @@ def quantized_module(shim: Any) -> Optional[Callable[..., Any]]:
 
 
 def _quantize(module: torch.nn.Module, engine: str, shim: Any) -> Callable[..., Any]:
-    if engine == "onnxruntime":
-        from .onnx_int8 import OnnxInt8Encoder
+    if engine in ("onnxruntime", "openvino"):
+        from . import onnx_int8, openvino_int8
 
+        build, what = ((onnx_int8.OnnxInt8Encoder, "ONNX Runtime export") if engine == "onnxruntime"
+                       else (openvino_int8.OpenVinoInt8Encoder, "OpenVINO conversion"))
         try:
-            return OnnxInt8Encoder(module)
+            return build(module)
         except Exception as err:  # an encoder the exporter cannot trace: torch's int8 still works
-            warnings.warn(f"precision int8: the ONNX Runtime export of {type(module).__name__} failed "
+            warnings.warn(f"precision int8: the {what} of {type(module).__name__} failed "
                           f"({type(err).__name__}: {err}); using torch's dynamic int8 instead.", stacklevel=3)
             shim.int8_engine = "torch"
     return quantize_linear(module)
@@ -358,7 +366,7 @@ def _plain_base(cls: type) -> type:
 def _set_shim_precision(shim: Any, precision: str, dtype: torch.dtype = torch.bfloat16,
                         int8_engine: str = "torch") -> Any:
     """Make ``shim`` compute in ``precision`` (fp32, bf16 or int8, the latter with ``int8_engine``,
-    ``torch`` or ``onnxruntime``) when on the CPU; keeps a ``torch_averages`` patch it has.
+    ``torch``, ``onnxruntime`` or ``openvino``) when on the CPU; keeps a ``torch_averages`` patch it has.
     Idempotent; the module and its weights do not change."""
     from . import averages
 
@@ -393,7 +401,7 @@ def autocast_shim(shim: Any, dtype: torch.dtype) -> Any:
 
 def int8_shim(shim: Any, engine: str = "torch") -> Any:
     """Make ``shim`` predict with an int8 copy of its module on the CPU (``quantized_module``;
-    ``engine``: ``torch`` or ``onnxruntime``). Idempotent; training and serialization stay float32."""
+    ``engine``: ``torch``, ``onnxruntime`` or ``openvino``). Idempotent; training and serialization stay float32."""
     return _set_shim_precision(shim, "int8", int8_engine=engine)
 
 
@@ -450,9 +458,10 @@ def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", q
     could change, with a warning saying why). Calling it again switches; ``"fp32"`` undoes it.
 
     ``int8_engine`` (int8 only): what makes the transformer's int8 copy: ``"onnxruntime"`` (an ONNX
-    export quantized per channel, run by ONNX Runtime; the ``onnx`` extra), ``"torch"`` (torch's
-    dynamic quantization of the ``nn.Linear`` layers), or ``"auto"`` (ONNX Runtime where it is
-    installed, else torch).
+    export quantized per channel, run by ONNX Runtime; the ``onnx`` extra), ``"openvino"`` (an
+    OpenVINO model with int8 weights per channel and activations quantized as they come; the
+    ``openvino`` extra), ``"torch"`` (torch's dynamic quantization of the ``nn.Linear`` layers), or
+    ``"auto"`` (ONNX Runtime where it is installed, else torch).
     ``quantize_head`` (int8 only, for experiments): also quantize the triple_extractor's own PyTorch
     layers as they are now (the head's, and a DGCNN encoder's ``nn.Linear``). The head is built when
     its weights load, after the config's callbacks ran, so this part is not saved: call
@@ -529,7 +538,7 @@ def _record(nlp: Language, precision: str, int8_engine: str = "auto") -> None:
 def make_precision(precision: str = "fp32", int8_engine: str = "auto") -> Callable[[Language], Language]:
     """Registered as ``spacy_triples.precision.v1``, for ``[nlp.after_pipeline_creation]``: the
     pipeline's transformer predicts in ``precision`` (``fp32``, ``bf16``, ``int8`` or ``auto``;
-    ``int8_engine``: ``auto``, ``torch`` or ``onnxruntime``; see ``set_precision``). The weights
+    ``int8_engine``: ``auto``, ``torch``, ``onnxruntime`` or ``openvino``; see ``set_precision``). The weights
     load after this runs; int8 quantizes as they load."""
     check_precision(precision, f"{CALLBACK}: precision")
     check_int8_engine(int8_engine, f"{CALLBACK}: int8_engine")

@@ -597,12 +597,93 @@ def test_a_failed_onnx_export_falls_back_to_torch_int8(int8_trained, monkeypatch
 
 
 @pytest.mark.parametrize("call", [
-    lambda nlp: set_precision(nlp, "int8", int8_engine="openvino"),
+    lambda nlp: set_precision(nlp, "int8", int8_engine="tensorrt"),
     lambda nlp: make_precision("int8", int8_engine=None),
 ])
 def test_bad_int8_engine_lists_the_choices(call):
-    with pytest.raises(ValueError, match="int8_engine must be one of auto, torch, onnxruntime"):
+    with pytest.raises(ValueError, match="int8_engine must be one of auto, torch, onnxruntime, openvino"):
         call(spacy.blank("en"))
+
+
+# int8 through OpenVINO (the openvino extra; the dev extra installs it)
+
+openvino_int8 = pytest.importorskip("spacy_triples.training.openvino_int8")
+needs_openvino = pytest.mark.skipif(not openvino_int8.openvino_available(),
+                                    reason="openvino/nncf not installed (pip install 'spacy-triples[openvino]')")
+
+
+@needs_openvino
+def test_openvino_encoder_returns_what_the_module_returns(int8_trained, capsys):
+    nlp = _load_quietly(int8_trained["path"])
+    module = _trf_shim(nlp)._model
+    module.train()
+    encoder = openvino_int8.OpenVinoInt8Encoder(module)
+    assert module.training  # left in the mode it was in (the conversion runs it in eval mode)
+    assert capsys.readouterr().out == ""  # NNCF's progress bar would corrupt `extract -`
+    module.eval()
+    ids = torch.tensor([[2, 5, 6, 7, 3, 0], [2, 8, 9, 3, 0, 0]])
+    mask = (ids > 0).long()
+    with torch.no_grad():
+        expected = module(input_ids=ids, attention_mask=mask)
+    found = encoder(input_ids=ids, attention_mask=mask)  # no token_type_ids: zeros, as the module does
+    assert type(found) is type(expected) and list(found.keys()) == list(expected.keys())
+    for key in expected.keys():
+        assert found[key].dtype == torch.float32 and found[key].shape == expected[key].shape
+        assert not torch.equal(found[key], expected[key])  # int8, so not bit-identical ...
+        assert_close(found[key], expected[key], atol=0.1, rtol=0.1)  # ... but close
+    # other shapes than the conversion's example (batch 2 x 8): the axes are dynamic
+    long_ids = torch.randint(4, 10, (3, 40))
+    with torch.no_grad():
+        expected = module(input_ids=long_ids)
+    assert_close(encoder(input_ids=long_ids)[0], expected[0], atol=0.1, rtol=0.1)
+    with pytest.raises(TypeError, match="were not converted"):
+        encoder(input_ids=ids, attention_mask=mask, position_ids=ids)
+    with pytest.raises(TypeError, match="keyword tensors"):
+        encoder(ids)
+
+
+@needs_openvino
+def test_openvino_int8_predicts_like_float32_and_round_trips(int8_trained, tmp_path):
+    nlp = _load_quietly(int8_trained["path"])
+    assert set_precision(nlp, "int8", int8_engine="openvino") == "int8"
+    shim = _trf_shim(nlp)
+    assert type(shim).__name__ == "Int8HFShim" and shim.int8_engine == "openvino"
+    assert isinstance(quantized_module(shim), openvino_int8.OpenVinoInt8Encoder)
+    assert all(p.dtype == torch.float32 for p in shim._model.parameters())  # the float module stays
+    found = _triples(nlp)
+    _assert_same_triples(found, int8_trained["fp32"], INT8_SCORE_ATOL)
+    nlp.to_disk(tmp_path / "model")
+    nlp2 = _load_quietly(tmp_path / "model")
+    assert nlp2.config["nlp"]["after_pipeline_creation"]["int8_engine"] == "openvino"
+    assert _trf_shim(nlp2).int8_engine == "openvino"
+    _assert_same_triples(_triples(nlp2), found, 1e-5)
+    # copies and pickles leave the compiled model behind and make it again on use
+    clone = pickle.loads(pickle.dumps(nlp2))
+    _assert_same_triples(_triples(clone), found, 1e-5)
+
+
+@needs_openvino
+def test_openvino_engine_without_the_package_says_what_to_install(monkeypatch):
+    from spacy_triples.training import precision
+
+    assert precision.resolve_int8_engine("openvino") == "openvino"
+    monkeypatch.setattr(openvino_int8, "openvino_available", lambda: False)
+    with pytest.raises(ValueError, match=r"pip install 'spacy-triples\[openvino\]'"):
+        precision.resolve_int8_engine("openvino")
+
+
+@needs_openvino
+def test_a_failed_openvino_conversion_falls_back_to_torch_int8(int8_trained, monkeypatch):
+    def fail(module):
+        raise RuntimeError("cannot convert this model")
+
+    monkeypatch.setattr(openvino_int8, "OpenVinoInt8Encoder", fail)
+    nlp = _load_quietly(int8_trained["path"])
+    with pytest.warns(UserWarning, match="OpenVINO conversion of .* failed .*cannot convert.*torch's dynamic int8"):
+        assert set_precision(nlp, "int8", int8_engine="openvino", save=False) == "int8"
+    shim = _trf_shim(nlp)
+    assert shim.int8_engine == "torch" and isinstance(quantized_module(shim), torch.nn.Module)
+    _assert_same_triples(_triples(nlp), int8_trained["int8"], 1e-5)
 
 
 @pytest.mark.slow

@@ -1,0 +1,114 @@
+"""int8 prediction of a Hugging Face transformer through OpenVINO (the ``openvino`` extra).
+
+``OpenVinoInt8Encoder(module)`` converts the float32 module to an OpenVINO model
+(``openvino.convert_model``, dynamic batch and sequence axes), stores every fully connected layer's
+weights as int8 with one scale and zero point per output channel (NNCF's
+``compress_weights(mode=INT8_ASYM)``, no calibration data needed) and compiles it for the CPU with
+OpenVINO's dynamic quantization of the activations (``DYNAMIC_QUANTIZATION_GROUP_SIZE``: each token's
+activations quantized in groups as they come, so the products run as int8 dot products, the
+counterpart of ONNX Runtime's and torch's dynamic int8). Everything else computes in float32
+(``INFERENCE_PRECISION_HINT = f32``: OpenVINO would otherwise pick bfloat16 on a CPU that has it).
+Calling the encoder with the keyword tensors spacy-transformers passes returns the module's output
+class (e.g. ``BaseModelOutputWithPooling``) with float32 torch tensors. ``module`` is not changed or
+kept: the encoder is a snapshot of its weights, rebuilt by the int8 shim whenever they change (see
+``precision.quantized_module``).
+"""
+import contextlib
+import io
+import logging
+import warnings
+from typing import Any, List
+
+import numpy
+import torch
+
+from .onnx_int8 import _dummy_inputs, _input_names
+
+# activations are quantized in groups of this many values along the hidden axis (MiniLM: 384 = 3
+# groups); the figure chosen by measurement on the AMD EPYC of docs/precision.md
+GROUP_SIZE = 128
+
+
+def openvino_available() -> bool:
+    """Whether OpenVINO and NNCF (which compresses the weights) import."""
+    try:
+        import nncf  # noqa: F401
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class OpenVinoInt8Encoder:
+    """An int8 OpenVINO copy of a Hugging Face encoder, called like the module for prediction."""
+
+    def __init__(self, module: torch.nn.Module, threads: int = 0, group_size: int = GROUP_SIZE):
+        import openvino
+
+        self.input_names = _input_names(module)
+        dummy = _dummy_inputs(self.input_names)
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                sample = module(**dummy)
+            self.output_type = type(sample)
+            self.output_names: List[str] = [key for key, value in sample.items() if isinstance(value, torch.Tensor)]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the tracer's notes
+                converted = openvino.convert_model(module, example_input=dummy)
+            compressed = _compress_weights(converted)
+        finally:
+            module.train(was_training)
+        if len(compressed.outputs) != len(self.output_names):
+            raise ValueError(f"the OpenVINO model of {type(module).__name__} has {len(compressed.outputs)} outputs, "
+                             f"the module returns {len(self.output_names)} tensors ({self.output_names})")
+        config = {"INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
+                  "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
+                  "DYNAMIC_QUANTIZATION_GROUP_SIZE": int(group_size)}
+        self.compiled = openvino.Core().compile_model(compressed, "CPU", config)
+        # a port can carry several names (the argument's and a tensor number): take the argument's
+        self.ov_inputs = []
+        for port in self.compiled.inputs:
+            names = sorted(set(port.get_names()) & set(self.input_names))
+            if not names:
+                raise ValueError(f"the OpenVINO model of {type(module).__name__} takes an input {sorted(port.get_names())} "
+                                 f"that the module's call does not ({list(self.input_names)})")
+            self.ov_inputs.append(names[0])
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args:
+            raise TypeError("OpenVinoInt8Encoder takes keyword tensors (input_ids=..., attention_mask=...).")
+        unknown = sorted(set(kwargs) - set(self.input_names))
+        if unknown:
+            raise TypeError(f"OpenVinoInt8Encoder: inputs {unknown} were not converted (converted: "
+                            f"{list(self.input_names)}).")
+        ids = kwargs["input_ids"]
+        feed = {}
+        for name in self.ov_inputs:
+            value = kwargs.get(name)
+            if value is None:  # what the module does without it: token types 0, every position attended
+                value = torch.zeros_like(ids) if name == "token_type_ids" else torch.ones_like(ids)
+            feed[name] = numpy.ascontiguousarray(value.detach().cpu().numpy().astype("int64", copy=False))
+        # a request per call: the compiled model can then be shared by threads
+        results = self.compiled.create_infer_request().infer(feed)
+        outputs = [torch.from_numpy(numpy.array(results[port], dtype="float32", copy=True))
+                   for port in self.compiled.outputs]
+        return self.output_type(**dict(zip(self.output_names, outputs)))
+
+
+def _compress_weights(model):
+    """``model`` with int8 per-channel (asymmetric) weights in every fully connected layer (NNCF)."""
+    import nncf
+
+    logger = logging.getLogger("nncf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # NNCF logs a table of what it compressed ...
+    try:
+        # ... and draws a progress bar on stdout, which would corrupt `extract -`'s output
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+    finally:
+        logger.setLevel(level)
