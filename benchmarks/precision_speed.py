@@ -10,7 +10,8 @@ in the same run as the others, so the ratios compare like with like):
 * ``encoder_fp32``: the MiniLM encoder alone (only the ``transformer`` component enabled), float32;
 * ``fp32``, ``bf16``, ``int8``: the whole pipeline in that precision (``spacy_triples.set_precision``;
   int8 with its default engine, ONNX Runtime where installed);
-* ``int8_torch``, ``int8_onnx``: int8 with that engine (``int8_engine="torch"`` / ``"onnxruntime"``);
+* ``int8_torch``, ``int8_onnx``, ``int8_openvino``: int8 with that engine (``int8_engine="torch"`` /
+  ``"onnxruntime"`` / ``"openvino"``);
 * ``int8_head`` (optional): int8 with the triple_extractor's own Linear layers quantized too
   (``quantize_head=True``), to see whether quantizing the head pays;
 * any of these with ``@N``: the transformer and the triple_extractor each run a batch in
@@ -42,7 +43,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's spacy_triples, whichever is ins
 CORPUS = ROOT / "corpus" / "converted"
 TEST_SETS = {"conll04": CORPUS / "conll04__unified_format__test.CoNLL04.json.spacy",
              "webnlg": CORPUS / "webnlg__test_triples.json.spacy"}
-VARIANTS = ("encoder_fp32", "fp32", "bf16", "int8", "int8_torch", "int8_onnx", "int8_head")
+VARIANTS = ("encoder_fp32", "fp32", "bf16", "int8", "int8_torch", "int8_onnx", "int8_openvino", "int8_head")
 DEFAULT_VARIANTS = "encoder_fp32,fp32,bf16,int8"
 BATCH_SIZE = 64
 
@@ -102,7 +103,8 @@ def child(args) -> dict:
         applied = "fp32"
     else:
         precision = "int8" if variant.startswith("int8") else variant
-        engine = {"int8_torch": "torch", "int8_onnx": "onnxruntime", "int8_head": "torch"}.get(variant, "auto")
+        engine = {"int8_torch": "torch", "int8_onnx": "onnxruntime", "int8_openvino": "openvino",
+                  "int8_head": "torch"}.get(variant, "auto")
         applied = set_precision(nlp, precision, int8_engine=engine, quantize_head=variant == "int8_head", save=False)
     load_s = time.perf_counter() - started
     shims = [s for node in nlp.get_pipe("transformer").model.walk() for s in node.shims] if "transformer" in nlp.pipe_names else []
