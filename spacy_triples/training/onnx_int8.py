@@ -52,6 +52,36 @@ def _dummy_inputs(names: Tuple[str, ...]) -> dict:
     return inputs
 
 
+def _sample(module: torch.nn.Module, dummy: dict) -> Tuple[type, List[str], Any]:
+    """The module's output class, the names of its tensor outputs (in order) and the output itself,
+    for ``dummy`` inputs (in eval mode, without gradients)."""
+    with torch.no_grad():
+        sample = module(**dummy)
+    return type(sample), [key for key, value in sample.items() if isinstance(value, torch.Tensor)], sample
+
+
+def _check_call(engine: str, args: tuple, kwargs: dict, names: Tuple[str, ...]) -> None:
+    """TypeError unless the call gives keyword tensors among ``names`` only."""
+    if args:
+        raise TypeError(f"{engine} takes keyword tensors (input_ids=..., attention_mask=...).")
+    unknown = sorted(set(kwargs) - set(names))
+    if unknown:
+        raise TypeError(f"{engine}: inputs {unknown} were not exported (exported: {list(names)}).")
+
+
+def _int64_feed(kwargs: dict, names) -> dict:
+    """The named inputs as contiguous int64 numpy arrays; a missing one is what the module does
+    without it: token types 0, every position attended."""
+    ids = kwargs["input_ids"]
+    feed = {}
+    for name in names:
+        value = kwargs.get(name)
+        if value is None:
+            value = torch.zeros_like(ids) if name == "token_type_ids" else torch.ones_like(ids)
+        feed[name] = numpy.ascontiguousarray(value.detach().cpu().numpy().astype("int64", copy=False))
+    return feed
+
+
 class OnnxInt8Encoder:
     """An int8 ONNX Runtime copy of a Hugging Face encoder, called like the module for prediction."""
 
@@ -64,10 +94,7 @@ class OnnxInt8Encoder:
         was_training = module.training
         module.eval()
         try:
-            with torch.no_grad():
-                sample = module(**dummy)
-            self.output_type = type(sample)
-            self.output_names: List[str] = [key for key, value in sample.items() if isinstance(value, torch.Tensor)]
+            self.output_type, self.output_names, sample = _sample(module, dummy)
             axes = {name: {0: "batch", 1: "sequence"} for name in self.input_names}
             axes.update({name: {0: "batch", 1: "sequence"} for name in self.output_names if sample[name].dim() == 3})
             axes.update({name: {0: "batch"} for name in self.output_names if sample[name].dim() != 3})
@@ -94,17 +121,6 @@ class OnnxInt8Encoder:
             module.train(was_training)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if args:
-            raise TypeError("OnnxInt8Encoder takes keyword tensors (input_ids=..., attention_mask=...).")
-        unknown = sorted(set(kwargs) - set(self.input_names))
-        if unknown:
-            raise TypeError(f"OnnxInt8Encoder: inputs {unknown} were not exported (exported: {list(self.input_names)}).")
-        ids = kwargs["input_ids"]
-        feed = {}
-        for name in self.input_names:
-            value = kwargs.get(name)
-            if value is None:  # what the module does without it: token types 0, every position attended
-                value = torch.zeros_like(ids) if name == "token_type_ids" else torch.ones_like(ids)
-            feed[name] = numpy.ascontiguousarray(value.detach().cpu().numpy().astype("int64", copy=False))
-        outputs = self.session.run(self.output_names, feed)
+        _check_call("OnnxInt8Encoder", args, kwargs, self.input_names)
+        outputs = self.session.run(self.output_names, _int64_feed(kwargs, self.input_names))
         return self.output_type(**{name: torch.from_numpy(out) for name, out in zip(self.output_names, outputs)})

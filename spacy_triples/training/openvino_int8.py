@@ -17,12 +17,12 @@ import contextlib
 import io
 import logging
 import warnings
-from typing import Any, List
+from typing import Any
 
 import numpy
 import torch
 
-from .onnx_int8 import _dummy_inputs, _input_names
+from .onnx_int8 import _check_call, _dummy_inputs, _input_names, _int64_feed, _sample
 
 # activations are quantized in groups of this many values along the hidden axis (MiniLM: 384 = 3
 # groups); the figure chosen by measurement on the AMD EPYC of docs/precision.md
@@ -50,10 +50,7 @@ class OpenVinoInt8Encoder:
         was_training = module.training
         module.eval()
         try:
-            with torch.no_grad():
-                sample = module(**dummy)
-            self.output_type = type(sample)
-            self.output_names: List[str] = [key for key, value in sample.items() if isinstance(value, torch.Tensor)]
+            self.output_type, self.output_names, _ = _sample(module, dummy)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the tracer's notes
                 converted = openvino.convert_model(module, example_input=dummy)
@@ -77,19 +74,8 @@ class OpenVinoInt8Encoder:
             self.ov_inputs.append(names[0])
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if args:
-            raise TypeError("OpenVinoInt8Encoder takes keyword tensors (input_ids=..., attention_mask=...).")
-        unknown = sorted(set(kwargs) - set(self.input_names))
-        if unknown:
-            raise TypeError(f"OpenVinoInt8Encoder: inputs {unknown} were not converted (converted: "
-                            f"{list(self.input_names)}).")
-        ids = kwargs["input_ids"]
-        feed = {}
-        for name in self.ov_inputs:
-            value = kwargs.get(name)
-            if value is None:  # what the module does without it: token types 0, every position attended
-                value = torch.zeros_like(ids) if name == "token_type_ids" else torch.ones_like(ids)
-            feed[name] = numpy.ascontiguousarray(value.detach().cpu().numpy().astype("int64", copy=False))
+        _check_call("OpenVinoInt8Encoder", args, kwargs, self.input_names)
+        feed = _int64_feed(kwargs, self.ov_inputs)
         # a request per call: the compiled model can then be shared by threads
         results = self.compiled.create_infer_request().infer(feed)
         outputs = [torch.from_numpy(numpy.array(results[port], dtype="float32", copy=True))

@@ -547,22 +547,32 @@ def test_onnx_encoder_returns_what_the_module_returns(int8_trained):
         encoder(input_ids=ids, attention_mask=mask, position_ids=ids)
 
 
-@needs_onnxruntime
-def test_onnx_int8_predicts_like_float32_and_round_trips(int8_trained, tmp_path):
+def _engine_available(engine):
+    if engine == "onnxruntime":
+        return onnx_int8.onnxruntime_available()
+    from spacy_triples.training.openvino_int8 import openvino_available
+
+    return openvino_available()
+
+
+@pytest.mark.parametrize("engine,encoder_class", [("onnxruntime", "OnnxInt8Encoder"), ("openvino", "OpenVinoInt8Encoder")])
+def test_exported_int8_predicts_like_float32_and_round_trips(int8_trained, tmp_path, engine, encoder_class):
+    if not _engine_available(engine):
+        pytest.skip(f"{engine} not installed (pip install 'spacy-triples[{'onnx' if engine == 'onnxruntime' else engine}]')")
     nlp = _load_quietly(int8_trained["path"])
-    assert set_precision(nlp, "int8", int8_engine="onnxruntime") == "int8"
+    assert set_precision(nlp, "int8", int8_engine=engine) == "int8"
     shim = _trf_shim(nlp)
-    assert type(shim).__name__ == "Int8HFShim" and shim.int8_engine == "onnxruntime"
-    assert isinstance(quantized_module(shim), onnx_int8.OnnxInt8Encoder)
+    assert type(shim).__name__ == "Int8HFShim" and shim.int8_engine == engine
+    assert type(quantized_module(shim)).__name__ == encoder_class
     assert all(p.dtype == torch.float32 for p in shim._model.parameters())  # the float module stays
     found = _triples(nlp)
     _assert_same_triples(found, int8_trained["fp32"], INT8_SCORE_ATOL)
     nlp.to_disk(tmp_path / "model")
     nlp2 = _load_quietly(tmp_path / "model")
-    assert nlp2.config["nlp"]["after_pipeline_creation"]["int8_engine"] == "onnxruntime"
-    assert _trf_shim(nlp2).int8_engine == "onnxruntime"
+    assert nlp2.config["nlp"]["after_pipeline_creation"]["int8_engine"] == engine
+    assert _trf_shim(nlp2).int8_engine == engine
     _assert_same_triples(_triples(nlp2), found, 1e-5)
-    # copies and pickles leave the ONNX session behind and make it again on use
+    # copies and pickles leave the session (compiled model) behind and make it again on use
     clone = pickle.loads(pickle.dumps(nlp2))
     _assert_same_triples(_triples(clone), found, 1e-5)
 
@@ -582,15 +592,21 @@ def test_auto_int8_engine_is_onnxruntime_where_installed(int8_trained, monkeypat
     assert _trf_shim(nlp).int8_engine == "torch"  # auto without ONNX Runtime: torch's int8
 
 
-@needs_onnxruntime
-def test_a_failed_onnx_export_falls_back_to_torch_int8(int8_trained, monkeypatch):
+@pytest.mark.parametrize("engine,module_name,encoder_class,what", [
+    ("onnxruntime", "onnx_int8", "OnnxInt8Encoder", "ONNX Runtime export"),
+    ("openvino", "openvino_int8", "OpenVinoInt8Encoder", "OpenVINO conversion"),
+])
+def test_a_failed_export_falls_back_to_torch_int8(int8_trained, monkeypatch, engine, module_name, encoder_class, what):
+    if not _engine_available(engine):
+        pytest.skip(f"{engine} not installed")
+
     def fail(module):
         raise RuntimeError("cannot trace this model")
 
-    monkeypatch.setattr(onnx_int8, "OnnxInt8Encoder", fail)
+    monkeypatch.setattr(f"spacy_triples.training.{module_name}.{encoder_class}", fail)
     nlp = _load_quietly(int8_trained["path"])
-    with pytest.warns(UserWarning, match="export of .* failed .*cannot trace this model.*torch's dynamic int8"):
-        assert set_precision(nlp, "int8", int8_engine="onnxruntime", save=False) == "int8"
+    with pytest.warns(UserWarning, match=f"{what} of .* failed .*cannot trace this model.*torch's dynamic int8"):
+        assert set_precision(nlp, "int8", int8_engine=engine, save=False) == "int8"
     shim = _trf_shim(nlp)
     assert shim.int8_engine == "torch" and isinstance(quantized_module(shim), torch.nn.Module)
     _assert_same_triples(_triples(nlp), int8_trained["int8"], 1e-5)
@@ -636,30 +652,10 @@ def test_openvino_encoder_returns_what_the_module_returns(int8_trained, capsys):
     with torch.no_grad():
         expected = module(input_ids=long_ids)
     assert_close(encoder(input_ids=long_ids)[0], expected[0], atol=0.1, rtol=0.1)
-    with pytest.raises(TypeError, match="were not converted"):
+    with pytest.raises(TypeError, match="were not exported"):
         encoder(input_ids=ids, attention_mask=mask, position_ids=ids)
     with pytest.raises(TypeError, match="keyword tensors"):
         encoder(ids)
-
-
-@needs_openvino
-def test_openvino_int8_predicts_like_float32_and_round_trips(int8_trained, tmp_path):
-    nlp = _load_quietly(int8_trained["path"])
-    assert set_precision(nlp, "int8", int8_engine="openvino") == "int8"
-    shim = _trf_shim(nlp)
-    assert type(shim).__name__ == "Int8HFShim" and shim.int8_engine == "openvino"
-    assert isinstance(quantized_module(shim), openvino_int8.OpenVinoInt8Encoder)
-    assert all(p.dtype == torch.float32 for p in shim._model.parameters())  # the float module stays
-    found = _triples(nlp)
-    _assert_same_triples(found, int8_trained["fp32"], INT8_SCORE_ATOL)
-    nlp.to_disk(tmp_path / "model")
-    nlp2 = _load_quietly(tmp_path / "model")
-    assert nlp2.config["nlp"]["after_pipeline_creation"]["int8_engine"] == "openvino"
-    assert _trf_shim(nlp2).int8_engine == "openvino"
-    _assert_same_triples(_triples(nlp2), found, 1e-5)
-    # copies and pickles leave the compiled model behind and make it again on use
-    clone = pickle.loads(pickle.dumps(nlp2))
-    _assert_same_triples(_triples(clone), found, 1e-5)
 
 
 @needs_openvino
@@ -670,20 +666,6 @@ def test_openvino_engine_without_the_package_says_what_to_install(monkeypatch):
     monkeypatch.setattr(openvino_int8, "openvino_available", lambda: False)
     with pytest.raises(ValueError, match=r"pip install 'spacy-triples\[openvino\]'"):
         precision.resolve_int8_engine("openvino")
-
-
-@needs_openvino
-def test_a_failed_openvino_conversion_falls_back_to_torch_int8(int8_trained, monkeypatch):
-    def fail(module):
-        raise RuntimeError("cannot convert this model")
-
-    monkeypatch.setattr(openvino_int8, "OpenVinoInt8Encoder", fail)
-    nlp = _load_quietly(int8_trained["path"])
-    with pytest.warns(UserWarning, match="OpenVINO conversion of .* failed .*cannot convert.*torch's dynamic int8"):
-        assert set_precision(nlp, "int8", int8_engine="openvino", save=False) == "int8"
-    shim = _trf_shim(nlp)
-    assert shim.int8_engine == "torch" and isinstance(quantized_module(shim), torch.nn.Module)
-    _assert_same_triples(_triples(nlp), int8_trained["int8"], 1e-5)
 
 
 @pytest.mark.slow
