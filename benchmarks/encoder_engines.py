@@ -55,6 +55,7 @@ def _openvino_static(module, dummy, calibration):
 
     import nncf
     import openvino
+    import torch
 
     logging.getLogger("nncf").setLevel(logging.ERROR)
     with warnings.catch_warnings():
@@ -64,9 +65,8 @@ def _openvino_static(module, dummy, calibration):
         quantized = nncf.quantize(converted, data, model_type=nncf.ModelType.TRANSFORMER,
                                   subset_size=sum(len(b["input_ids"]) for b in calibration))
     compiled = openvino.Core().compile_model(quantized, "CPU", {
-        "INFERENCE_NUM_THREADS": __import__("torch").get_num_threads(), "INFERENCE_PRECISION_HINT": "f32",
+        "INFERENCE_NUM_THREADS": torch.get_num_threads(), "INFERENCE_PRECISION_HINT": "f32",
         "PERFORMANCE_HINT": "LATENCY"})
-    import torch
 
     def run(batch):
         request = compiled.create_infer_request()

@@ -525,13 +525,26 @@ needs_onnxruntime = pytest.mark.skipif(not onnx_int8.onnxruntime_available(),
                                        reason="onnxruntime/onnx not installed (pip install 'spacy-triples[onnx]')")
 
 
-@needs_onnxruntime
-def test_onnx_encoder_returns_what_the_module_returns(int8_trained):
+def _engine_available(engine):
+    if engine == "onnxruntime":
+        return onnx_int8.onnxruntime_available()
+    from spacy_triples.training.openvino_int8 import openvino_available
+
+    return openvino_available()
+
+
+@pytest.mark.parametrize("engine,encoder_class", [("onnxruntime", "OnnxInt8Encoder"), ("openvino", "OpenVinoInt8Encoder")])
+def test_exported_encoder_returns_what_the_module_returns(int8_trained, capsys, engine, encoder_class):
+    if not _engine_available(engine):
+        pytest.skip(f"{engine} not installed")
+    from spacy_triples.training import onnx_int8 as onnx_module, openvino_int8 as openvino_module
+
     nlp = _load_quietly(int8_trained["path"])
     module = _trf_shim(nlp)._model
     module.train()
-    encoder = onnx_int8.OnnxInt8Encoder(module)
+    encoder = getattr(onnx_module if engine == "onnxruntime" else openvino_module, encoder_class)(module)
     assert module.training  # left in the mode it was in (the export runs it in eval mode)
+    assert capsys.readouterr().out == ""  # e.g. NNCF's progress bar would corrupt `extract -`
     module.eval()
     ids = torch.tensor([[2, 5, 6, 7, 3, 0], [2, 8, 9, 3, 0, 0]])
     mask = (ids > 0).long()
@@ -543,16 +556,15 @@ def test_onnx_encoder_returns_what_the_module_returns(int8_trained):
         assert found[key].dtype == torch.float32 and found[key].shape == expected[key].shape
         assert not torch.equal(found[key], expected[key])  # int8, so not bit-identical ...
         assert_close(found[key], expected[key], atol=0.1, rtol=0.1)  # ... but close
+    # other shapes than the export's example (batch 2 x 8): the axes are dynamic
+    long_ids = torch.randint(4, 10, (3, 40))
+    with torch.no_grad():
+        expected = module(input_ids=long_ids)
+    assert_close(encoder(input_ids=long_ids)[0], expected[0], atol=0.1, rtol=0.1)
     with pytest.raises(TypeError, match="were not exported"):
         encoder(input_ids=ids, attention_mask=mask, position_ids=ids)
-
-
-def _engine_available(engine):
-    if engine == "onnxruntime":
-        return onnx_int8.onnxruntime_available()
-    from spacy_triples.training.openvino_int8 import openvino_available
-
-    return openvino_available()
+    with pytest.raises(TypeError, match="keyword tensors"):
+        encoder(ids)
 
 
 @pytest.mark.parametrize("engine,encoder_class", [("onnxruntime", "OnnxInt8Encoder"), ("openvino", "OpenVinoInt8Encoder")])
@@ -628,34 +640,6 @@ needs_openvino = pytest.mark.skipif(not openvino_int8.openvino_available(),
                                     reason="openvino/nncf not installed (pip install 'spacy-triples[openvino]')")
 
 
-@needs_openvino
-def test_openvino_encoder_returns_what_the_module_returns(int8_trained, capsys):
-    nlp = _load_quietly(int8_trained["path"])
-    module = _trf_shim(nlp)._model
-    module.train()
-    encoder = openvino_int8.OpenVinoInt8Encoder(module)
-    assert module.training  # left in the mode it was in (the conversion runs it in eval mode)
-    assert capsys.readouterr().out == ""  # NNCF's progress bar would corrupt `extract -`
-    module.eval()
-    ids = torch.tensor([[2, 5, 6, 7, 3, 0], [2, 8, 9, 3, 0, 0]])
-    mask = (ids > 0).long()
-    with torch.no_grad():
-        expected = module(input_ids=ids, attention_mask=mask)
-    found = encoder(input_ids=ids, attention_mask=mask)  # no token_type_ids: zeros, as the module does
-    assert type(found) is type(expected) and list(found.keys()) == list(expected.keys())
-    for key in expected.keys():
-        assert found[key].dtype == torch.float32 and found[key].shape == expected[key].shape
-        assert not torch.equal(found[key], expected[key])  # int8, so not bit-identical ...
-        assert_close(found[key], expected[key], atol=0.1, rtol=0.1)  # ... but close
-    # other shapes than the conversion's example (batch 2 x 8): the axes are dynamic
-    long_ids = torch.randint(4, 10, (3, 40))
-    with torch.no_grad():
-        expected = module(input_ids=long_ids)
-    assert_close(encoder(input_ids=long_ids)[0], expected[0], atol=0.1, rtol=0.1)
-    with pytest.raises(TypeError, match="were not exported"):
-        encoder(input_ids=ids, attention_mask=mask, position_ids=ids)
-    with pytest.raises(TypeError, match="keyword tensors"):
-        encoder(ids)
 
 
 @needs_openvino
