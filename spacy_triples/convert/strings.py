@@ -103,7 +103,13 @@ def read_casrel(path: Path, nlp: Language, report: ConversionReport, schema: Opt
         text = _text(record, where, report, "triple_list")
         if text is None:
             continue
-        doc = Doc(nlp.vocab, words=text.split())  # pre-tokenized: keep the given tokens
+        words = text.split()
+        # the text is given (tokens joined by spaces), so its spaces are known: spaCy's Corpus then
+        # tokenizes it with the pipeline's own tokenizer in training and evaluation, as nlp(text)
+        # does, and aligns the gold spans by character. Unknown spaces would make it keep these
+        # tokens instead ("K-W" one token where nlp(text) gives "K", "-", "W"): a model trained on
+        # them lost 2.9 points of WebNLG test F1 on raw text (docs/webnlg.md)
+        doc = Doc(nlp.vocab, words=words, spaces=[True] * (len(words) - 1) + [False])
         rows = []
         for triple in report.triples_in(record.get("triple_list", [])):
             if not (isinstance(triple, (list, tuple)) and len(triple) == 3 and all(isinstance(x, str) for x in triple)):

@@ -33,6 +33,30 @@ def test_detect_format(name, fmt):
     assert detect_format(FIXTURES / name) == fmt
 
 
+def test_casrel_text_keeps_its_spaces_so_training_tokenizes_like_nlp(tmp_path):
+    """CasRel text is given (tokens joined by spaces): the docs keep it exactly, with known spaces,
+    so spaCy's Corpus gives training and evaluation the pipeline's own tokens (what nlp(text)
+    sees) and the gold entities align to them by character."""
+    from spacy.training import Corpus
+
+    from spacy_triples.gold import align_gold
+
+    text = "K-W United FC were champions of the Premier Development League ."
+    src = tmp_path / "kw.json"
+    src.write_text(json.dumps([{"text": text, "triple_list": [["Premier Development League", "champions", "K-W United FC"]]}]))
+    out = tmp_path / "kw.spacy"
+    convert(str(src), str(out), fmt="casrel")
+    nlp = spacy.blank("en")
+    (doc,) = DocBin().from_disk(out).get_docs(nlp.vocab)
+    assert doc.text == text and not doc.has_unknown_spaces
+    (eg,) = Corpus(str(out))(nlp)
+    tokens = [t.text for t in eg.predicted]
+    assert tokens == [t.text for t in nlp(text)] and tokens[:3] == ["K", "-", "W"]
+    (row,) = align_gold(eg, ["champions"], [])
+    assert eg.predicted[row.object_start : row.object_end].text == "K-W United FC"
+    assert eg.predicted[row.subject_start : row.subject_end].text == "Premier Development League"
+
+
 def test_detect_format_unknown(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text('{"foo": 1}\n')

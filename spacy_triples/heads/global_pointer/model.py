@@ -16,7 +16,7 @@ from ...glue import head_dims, no_gradient, torch_inputs, tuple_outputs, wrap_to
 from ...losses import MCE_REDUCTIONS, logit, multilabel_categorical_crossentropy, sparse_multilabel_categorical_crossentropy
 from ...triples import TripleRow
 from .. import GoldRows, HeadSettings, TripleHead, build_triple_model
-from .pytorch import LINK_SCORES, GlobalPointerLinker
+from .pytorch import LINK_SCORES, RELATION_MAPS, GlobalPointerLinker
 from .util import make_masks, make_mention_targets, rows_from_links, target_indices
 from .windows import plan_windows, window_token_index
 
@@ -95,6 +95,7 @@ def build_global_pointer_v2(
     mention_weight: float = 0.0,
     mention_decode: float = 0.0,
     map_reduction: str = "mean",
+    relation_maps: str = "shared",
 ) -> Model:
     """Registered as ``spacy_triples.GlobalPointer.v2``: v1 with a prior on its pointers.
 
@@ -127,6 +128,12 @@ def build_global_pointer_v2(
         relation pointers' share in the encoder's, is 1/R of a map's; ``"window_sum"`` (GPLinker)
         sums the maps of a window and averages over windows, so relation maps keep their weight
         however many relations there are (WebNLG: 216). Training only.
+    relation_maps: how the relation head and tail pointers score a token pair. ``"shared"`` (the
+        default, GPLinker's Efficient GlobalPointer): one query-key product for every relation,
+        which a relation shifts only through its per-token biases. ``"diagonal"``: each relation
+        also rescales that product per dimension (a diagonal bilinear form per relation, starting
+        at the shared one), so it can link other token pairs than its neighbours; R x head_size / 2
+        more weights.
     Other arguments as in v1.
     """
     # validates the window settings now rather than at the first batch
@@ -142,6 +149,10 @@ def build_global_pointer_v2(
         raise ValueError(f"GlobalPointer mention_decode must be a number from 0 to 1 (0 turns it off), got {mention_decode!r}")
     if map_reduction not in MCE_REDUCTIONS:
         raise ValueError(f"GlobalPointer map_reduction must be one of {list(MCE_REDUCTIONS)}, got {map_reduction!r}")
+    if relation_maps not in RELATION_MAPS:
+        raise ValueError(f"GlobalPointer relation_maps must be one of {list(RELATION_MAPS)}, got {relation_maps!r}")
+    if relation_maps == "diagonal" and head_size % 2:
+        raise ValueError(f"GlobalPointer relation_maps = 'diagonal' needs an even head_size, got {head_size}")
     if mention_decode > 0 and mention_weight == 0:
         raise ValueError("GlobalPointer mention_decode above 0 reads the mention maps, which only mention_weight above 0 "
                          "trains: set mention_weight (e.g. 0.5) or mention_decode = 0.")
@@ -162,6 +173,7 @@ def build_global_pointer_v2(
             "mention_weight": float(mention_weight),
             "mention_decode": float(mention_decode),
             "map_reduction": map_reduction,
+            "relation_maps": relation_maps,
             "mixed_precision": mixed_precision,
             "grad_scaler_config": dict(grad_scaler_config or {}),
             "n_entity_types": 1,
@@ -246,6 +258,7 @@ def _output_init(model: Model, X: Optional[Tuple[List[Floats2d], Any]] = None, Y
         entity_prior=a.get("entity_prior", 0.0), relation_prior=a.get("relation_prior", 0.0),
         link_score=a.get("link_score", "min"), mention_types=a["n_entity_types"] if a.get("mention_weight", 0.0) > 0 else 0,
         mention_decode=a.get("mention_decode", 0.0) if a.get("mentions_listed", True) else 0.0,
+        relation_maps=a.get("relation_maps", "shared"),
     )
     model.layers.clear()
     model.layers.append(wrap_torch(module, _convert_inputs, tuple_outputs, a["mixed_precision"], a["grad_scaler_config"]))

@@ -24,14 +24,29 @@ class EfficientGlobalPointer(nn.Module):
 
     score[h, i, j] = <q_i, k_j> / sqrt(d) + a[h, i] + b[h, j]: one shared (width -> 2d) projection
     and a cheap (2d -> 2H) per-head bias, instead of a full-width projection per head.
+
+    With ``diagonal`` each head also rescales the shared product per pair of dimensions:
+    score[h, i, j] = <q_i, (1 + s_h) * k_j> / sqrt(d) + a[h, i] + b[h, j] (a diagonal bilinear form
+    per head, as DistMult's per relation). Which token pairs a head links then depends on the head,
+    not only through its unary biases. s starts at 0 (the shared product) and is tied within each
+    rotated pair of dimensions, so RoPE's scores stay functions of the relative position.
     """
 
-    def __init__(self, width: int, n_heads: int, head_size: int, use_rope: bool):
+    def __init__(self, width: int, n_heads: int, head_size: int, use_rope: bool, diagonal: bool = False):
         super().__init__()
         self.head_size = head_size
         self.use_rope = use_rope
         self.qk = nn.Linear(width, 2 * head_size)
         self.bias = nn.Linear(2 * head_size, 2 * n_heads)
+        if diagonal and head_size % 2:
+            raise ValueError(f"GlobalPointer relation_maps 'diagonal' needs an even head_size, got {head_size}")
+        self.scale = nn.Parameter(torch.zeros(n_heads, head_size // 2)) if diagonal else None
+
+    def head_scale(self) -> Optional[torch.Tensor]:
+        """(H, d): the per-head factor on each dimension of the shared product, or None."""
+        if self.scale is None:
+            return None
+        return torch.repeat_interleave(1.0 + self.scale, 2, dim=-1)
 
     def project(self, x: torch.Tensor):
         """Per-token parts of the scores: q (N, W, d), k (N, W, d) and the per-head row and column
@@ -45,15 +60,24 @@ class EfficientGlobalPointer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, a, b = self.project(x)
-        base = torch.einsum("bmd,bnd->bmn", q, k) / math.sqrt(self.head_size)
-        return base[:, None] + a.transpose(1, 2)[:, :, :, None] + b.transpose(1, 2)[:, :, None, :]
+        scale = self.head_scale()
+        if scale is None:
+            base = torch.einsum("bmd,bnd->bmn", q, k)[:, None] / math.sqrt(self.head_size)
+        else:
+            base = torch.einsum("bmd,hd,bnd->bhmn", q, scale.to(q.dtype), k) / math.sqrt(self.head_size)
+        return base + a.transpose(1, 2)[:, :, :, None] + b.transpose(1, 2)[:, :, None, :]
 
     def at(self, parts, window: torch.Tensor, row: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
         """Scores of every head at the token pairs (window[p], row[p], col[p]): (P, H), without
         building the (N, H, W, W) tensor."""
         q, k, a, b = parts
-        base = (q[window, row] * k[window, col]).sum(-1) / math.sqrt(self.head_size)
-        return base[:, None] + a[window, row] + b[window, col]
+        product = q[window, row] * k[window, col]  # (P, d)
+        scale = self.head_scale()
+        if scale is None:
+            base = product.sum(-1)[:, None]
+        else:
+            base = product @ scale.to(product.dtype).T
+        return base / math.sqrt(self.head_size) + a[window, row] + b[window, col]
 
 
 def valid_masks(lengths: torch.Tensor, width: int, max_span_length: int):
@@ -138,6 +162,7 @@ def best_per_window(window: torch.Tensor, score: torch.Tensor, caps: torch.Tenso
 
 
 LINK_SCORES = ("min", "mean", "max")
+RELATION_MAPS = ("shared", "diagonal")
 
 
 def link_scores(head: torch.Tensor, tail: torch.Tensor, entities: torch.Tensor, rule: str = "min") -> torch.Tensor:
@@ -197,8 +222,11 @@ class GlobalPointerLinker(nn.Module):
         link_score: str = "min",
         mention_types: int = 0,
         mention_decode: float = 0.0,
+        relation_maps: str = "shared",
     ):
         super().__init__()
+        if relation_maps not in RELATION_MAPS:
+            raise ValueError(f"GlobalPointer relation_maps must be one of {list(RELATION_MAPS)}, got {relation_maps!r}")
         if link_score not in LINK_SCORES:
             raise ValueError(f"GlobalPointer link_score must be one of {list(LINK_SCORES)}, got {link_score!r}")
         if mention_decode > 0 and mention_types != n_entity_types:
@@ -215,8 +243,10 @@ class GlobalPointerLinker(nn.Module):
         # GPLinker leaves RoPE off the relation pointers, relying on BERT's absolute positions.
         # Encoders without positions (the CNN) then score every repeat of a word alike, so by
         # default the relation pointers see relative distance too.
-        self.head = EfficientGlobalPointer(width, n_relations, head_size, use_rope=relation_rope)
-        self.tail = EfficientGlobalPointer(width, n_relations, head_size, use_rope=relation_rope)
+        # relation_maps "diagonal": each relation also rescales the shared query-key product
+        diagonal = relation_maps == "diagonal"
+        self.head = EfficientGlobalPointer(width, n_relations, head_size, use_rope=relation_rope, diagonal=diagonal)
+        self.tail = EfficientGlobalPointer(width, n_relations, head_size, use_rope=relation_rope, diagonal=diagonal)
         self.n_relations = n_relations
         self.n_entity_types = n_entity_types
         # a prior (a logit) added to every initial score: the row and column halves of a score's
