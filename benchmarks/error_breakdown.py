@@ -1,0 +1,95 @@
+"""Where a pipeline's triples are lost: entities, their pairing, or the relation (issue 40).
+
+    python benchmarks/error_breakdown.py MODEL [--dataset webnlg] [--split test] [--test PATH] [--threads 2]
+
+Scores MODEL on one split at five levels, each a precision / recall / F1 over character spans:
+the entities that take part in a triple (subject or object, role ignored), subjects, objects,
+(subject, object) pairs with the relation ignored, and whole triples; and, of the predicted triples
+whose pair is a gold pair, the share with a gold relation. The drop from one level to the next is
+what that step loses. Each level is scored twice: on the docs spaCy's ``Corpus`` makes of the
+corpus file (the dataset's own tokens where its spaces are unknown, else the pipeline's tokenizer)
+and on ``nlp.pipe`` of the plain texts (what a user gets). Appends to
+benchmarks/results/error_breakdown.json.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Dict, Iterable, List, Set, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+Key = Tuple[int, int, str, int, int]
+LEVELS = {
+    "subjects": lambda k: (k[0], k[1]),
+    "objects": lambda k: (k[3], k[4]),
+    "pairs": lambda k: (k[0], k[1], k[3], k[4]),
+    "triples": lambda k: k,
+}
+
+
+def prf(tp: int, n_pred: int, n_gold: int) -> Dict[str, float]:
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    return {"p": round(100 * p, 2), "r": round(100 * r, 2), "f": round(100 * 2 * p * r / (p + r), 2) if p + r else 0.0}
+
+
+def breakdown(pairs: Iterable[Tuple[Set[Key], Set[Key]]]) -> Dict[str, dict]:
+    """Per-level scores over (gold keys, predicted keys) of each doc; keys as ``scorer.triple_keys``."""
+    counts = {name: [0, 0, 0] for name in ["entities", *LEVELS]}
+    on_gold_pairs = relation_right = 0
+    for gold, pred in pairs:
+        for name, key in LEVELS.items():
+            g, p = {key(k) for k in gold}, {key(k) for k in pred}
+            counts[name] = [counts[name][0] + len(g & p), counts[name][1] + len(p), counts[name][2] + len(g)]
+        g = {(k[0], k[1]) for k in gold} | {(k[3], k[4]) for k in gold}
+        p = {(k[0], k[1]) for k in pred} | {(k[3], k[4]) for k in pred}
+        counts["entities"] = [counts["entities"][0] + len(g & p), counts["entities"][1] + len(p), counts["entities"][2] + len(g)]
+        gold_pairs = {LEVELS["pairs"](k) for k in gold}
+        for k in pred:
+            if LEVELS["pairs"](k) in gold_pairs:
+                on_gold_pairs += 1
+                relation_right += k in gold
+    out = {name: {**prf(*c), "tp": c[0], "predicted": c[1], "gold": c[2]} for name, c in counts.items()}
+    out["relation_right_on_gold_pairs"] = {"share": round(100 * relation_right / on_gold_pairs, 2) if on_gold_pairs else 0.0,
+                                           "right": relation_right, "predicted_on_gold_pairs": on_gold_pairs}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model")
+    parser.add_argument("--dataset", default="webnlg")
+    parser.add_argument("--split", choices=("dev", "test"), default="test")
+    parser.add_argument("--test", help="a corpus file to score instead of the dataset's split")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    import spacy
+    import torch
+    from spacy.training import Corpus
+
+    import compare_architectures as ca
+    from spacy_triples.scorer import triple_keys
+
+    torch.set_num_threads(args.threads)
+    _, dev, test = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])
+    path = args.test or (test if args.split == "test" else dev)
+    nlp = spacy.load(args.model)
+    examples = list(Corpus(path)(nlp))
+    golds = [triple_keys(eg.reference) for eg in examples]
+    on_corpus = list(nlp.pipe([eg.predicted for eg in examples]))
+    on_text = list(nlp.pipe([eg.reference.text for eg in examples]))
+    differ = sum([t.text for t in a] != [t.text for t in b] for a, b in zip(on_corpus, on_text))
+    entry = {
+        "model": args.model, "dataset": args.dataset, "corpus": path, "docs": len(examples),
+        "docs_tokenized_differently": differ,
+        "corpus_docs": breakdown(zip(golds, [triple_keys(d) for d in on_corpus])),
+        "text": breakdown(zip(golds, [triple_keys(d) for d in on_text])),
+    }
+    print(json.dumps(entry, indent=1))
+    ca.append_measurement("error_breakdown", entry, machine=ca.cpu_name())
+
+
+if __name__ == "__main__":
+    main()
