@@ -12,6 +12,7 @@ scores the test set (overall, per overlap bucket), and times nlp.pipe over the t
 Writes benchmarks/results/architectures.json and prints a markdown table.
 """
 import argparse
+import hashlib
 import json
 import platform
 import re
@@ -52,6 +53,18 @@ def parse_settings(settings) -> dict:
         except json.JSONDecodeError:
             overrides[key] = value
     return overrides
+
+
+def folder_tag(settings: list) -> str:
+    """The part of a run's folder name that its ``--set`` overrides make: each override's last key
+    and its value, with a JSON value's quotes, braces and @ turned into "_" (a name a shell and a
+    path can hold); a tag over 120 characters (a whole section as JSON) is cut to 100 and ends with
+    a hash of the whole, so every setting still gets its own folder within the 255-byte name limit."""
+    tag = "-".join(x.partition("=")[0].rsplit(".", 1)[-1] + "_"
+                   + re.sub(r"[^A-Za-z0-9._-]+", "_", x.partition("=")[2]).strip("_") for x in settings)
+    if len(tag) > 120:
+        tag = tag[:100] + "-" + hashlib.sha1(tag.encode("utf8")).hexdigest()[:12]
+    return tag
 
 
 def results_payload(previous: dict, results: list, command: str, machine: str, summaries: list) -> dict:
@@ -442,8 +455,7 @@ def main() -> None:
         config, dataset = args.one
         # the folder name: each override's last key and its value, with a JSON value's quotes,
         # braces and @ turned into "_" (a name a shell and a path can hold)
-        tag = "-".join(x.partition("=")[0].rsplit(".", 1)[-1] + "_"
-                       + re.sub(r"[^A-Za-z0-9._-]+", "_", x.partition("=")[2]).strip("_") for x in args.set)
+        tag = folder_tag(args.set)
         if args.train_dev:
             tag += f"{'-' if tag else ''}train_dev"
         # the schedule and the clock too: a fixed-step run and a budget run of the same settings

@@ -93,3 +93,12 @@ def _add_many(out, name):
 
     for seed in range(20):
         compare_architectures.add_result(out, {"config": name, "dataset": "d", "seed": seed}, f"cmd {name}", "m", [])
+
+
+def test_folder_tag_names_each_setting_and_stays_a_valid_file_name():
+    assert ca.folder_tag(["training.eval_frequency=1000", 'components.x.link_score="mean"']) == "eval_frequency_1000-link_score_mean"
+    section = 'components.triple_extractor.model.tok2vec={"@architectures":"spacy_triples.TokenFeatures.v1","width":%d,' \
+              '"tok2vec":{"@architectures":"spacy-transformers.TransformerListener.v1","upstream":"transformer"}}'
+    a, b = ca.folder_tag([section % 32]), ca.folder_tag([section % 64])
+    assert a != b and len(a) <= 120 and len(b) <= 120
+    assert a.startswith("tok2vec_architectures_spacy_triples.TokenFeatures.v1")
