@@ -6,7 +6,10 @@ Scores MODEL on one split at five levels, each a precision / recall / F1 over ch
 the entities that take part in a triple (subject or object, role ignored), subjects, objects,
 (subject, object) pairs with the relation ignored, and whole triples; and, of the predicted triples
 whose pair is a gold pair, the share with a gold relation. The drop from one level to the next is
-what that step loses. Each level is scored twice: on the docs spaCy's ``Corpus`` makes of the
+what that step loses. Wrong predicted pairs are split into those of two gold entities (pairing
+errors) and those with a wrong entity; missed gold pairs into those whose two entities were both
+predicted (in other pairs) and those with an entity not found; entity errors into boundary errors
+(a predicted span overlaps the missed gold one, or the reverse) and the rest. Each level is scored twice: on the docs spaCy's ``Corpus`` makes of the
 corpus file (the dataset's own tokens where its spaces are unknown, else the pipeline's tokenizer)
 and on ``nlp.pipe`` of the plain texts (what a user gets). Appends to
 benchmarks/results/error_breakdown.json.
@@ -39,6 +42,10 @@ def breakdown(pairs: Iterable[Tuple[Set[Key], Set[Key]]]) -> Dict[str, dict]:
     """Per-level scores over (gold keys, predicted keys) of each doc; keys as ``scorer.triple_keys``."""
     counts = {name: [0, 0, 0] for name in ["entities", *LEVELS]}
     on_gold_pairs = relation_right = 0
+    wrong_pairs = {"of_gold_entities": 0, "with_a_wrong_entity": 0}
+    missed_pairs = {"entities_both_predicted": 0, "an_entity_missed": 0}
+    entity_errors = {"missed_overlapping_a_predicted_span": 0, "missed_nothing_predicted_there": 0,
+                     "wrong_overlapping_a_gold_span": 0, "wrong_no_gold_span_there": 0}
     for gold, pred in pairs:
         for name, key in LEVELS.items():
             g, p = {key(k) for k in gold}, {key(k) for k in pred}
@@ -46,7 +53,20 @@ def breakdown(pairs: Iterable[Tuple[Set[Key], Set[Key]]]) -> Dict[str, dict]:
         g = {(k[0], k[1]) for k in gold} | {(k[3], k[4]) for k in gold}
         p = {(k[0], k[1]) for k in pred} | {(k[3], k[4]) for k in pred}
         counts["entities"] = [counts["entities"][0] + len(g & p), counts["entities"][1] + len(p), counts["entities"][2] + len(g)]
+        for span in g - p:  # a missed entity: a boundary error (a predicted span overlaps it) or none
+            overlaps = any(q[0] < span[1] and span[0] < q[1] for q in p)
+            entity_errors["missed_overlapping_a_predicted_span" if overlaps else "missed_nothing_predicted_there"] += 1
+        for span in p - g:
+            overlaps = any(q[0] < span[1] and span[0] < q[1] for q in g)
+            entity_errors["wrong_overlapping_a_gold_span" if overlaps else "wrong_no_gold_span_there"] += 1
         gold_pairs = {LEVELS["pairs"](k) for k in gold}
+        pred_pairs = {LEVELS["pairs"](k) for k in pred}
+        for pair in pred_pairs - gold_pairs:  # a wrong pair: of two right entities, or not
+            both_right = (pair[0], pair[1]) in g and (pair[2], pair[3]) in g
+            wrong_pairs["of_gold_entities" if both_right else "with_a_wrong_entity"] += 1
+        for pair in gold_pairs - pred_pairs:  # a missed pair: both entities found elsewhere, or not
+            both_found = (pair[0], pair[1]) in p and (pair[2], pair[3]) in p
+            missed_pairs["entities_both_predicted" if both_found else "an_entity_missed"] += 1
         for k in pred:
             if LEVELS["pairs"](k) in gold_pairs:
                 on_gold_pairs += 1
@@ -54,6 +74,7 @@ def breakdown(pairs: Iterable[Tuple[Set[Key], Set[Key]]]) -> Dict[str, dict]:
     out = {name: {**prf(*c), "tp": c[0], "predicted": c[1], "gold": c[2]} for name, c in counts.items()}
     out["relation_right_on_gold_pairs"] = {"share": round(100 * relation_right / on_gold_pairs, 2) if on_gold_pairs else 0.0,
                                            "right": relation_right, "predicted_on_gold_pairs": on_gold_pairs}
+    out["wrong_pairs"], out["missed_pairs"], out["entity_errors"] = wrong_pairs, missed_pairs, entity_errors
     return out
 
 

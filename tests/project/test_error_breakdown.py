@@ -1,0 +1,31 @@
+"""benchmarks/error_breakdown.py: where a pipeline's triples are lost, level by level."""
+import sys
+
+from ..util import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import error_breakdown as eb  # noqa: E402  (stdlib only at import)
+
+
+def test_each_level_and_each_kind_of_error_is_counted():
+    # gold: A -r-> B, A -s-> C. Predicted: A -r-> B (right), A -t-> B (wrong relation on a gold
+    # pair), B -r-> C (a wrong pair of two gold entities), A -s-> "C D" (C's boundary wrong)
+    A, B, C, CD = (0, 1), (4, 5), (8, 9), (8, 11)
+    gold = {(*A, "r", *B), (*A, "s", *C)}
+    pred = {(*A, "r", *B), (*A, "t", *B), (*B, "r", *C), (*A, "s", *CD)}
+    out = eb.breakdown([(gold, pred)])
+    assert (out["triples"]["tp"], out["triples"]["predicted"], out["triples"]["gold"]) == (1, 4, 2)
+    assert (out["pairs"]["tp"], out["pairs"]["predicted"], out["pairs"]["gold"]) == (1, 3, 2)
+    assert (out["entities"]["tp"], out["entities"]["predicted"], out["entities"]["gold"]) == (3, 4, 3)
+    assert out["relation_right_on_gold_pairs"] == {"share": 50.0, "right": 1, "predicted_on_gold_pairs": 2}
+    assert out["wrong_pairs"] == {"of_gold_entities": 1, "with_a_wrong_entity": 1}
+    assert out["missed_pairs"] == {"entities_both_predicted": 1, "an_entity_missed": 0}
+    assert out["entity_errors"] == {"missed_overlapping_a_predicted_span": 0, "missed_nothing_predicted_there": 0,
+                                    "wrong_overlapping_a_gold_span": 1, "wrong_no_gold_span_there": 0}
+    assert out["triples"]["f"] == round(100 * 2 * 0.25 * 0.5 / 0.75, 2)
+
+
+def test_nothing_predicted_scores_zero_without_dividing_by_zero():
+    out = eb.breakdown([({(0, 1, "r", 2, 3)}, set())])
+    assert out["triples"] == {"p": 0.0, "r": 0.0, "f": 0.0, "tp": 0, "predicted": 0, "gold": 1}
+    assert out["entity_errors"]["missed_nothing_predicted_there"] == 2
