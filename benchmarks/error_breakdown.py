@@ -9,16 +9,17 @@ whose pair is a gold pair, the share with a gold relation. The drop from one lev
 what that step loses. Wrong predicted pairs are split into those of two gold entities (pairing
 errors) and those with a wrong entity; missed gold pairs into those whose two entities were both
 predicted (in other pairs) and those with an entity not found; entity errors into boundary errors
-(a predicted span overlaps the missed gold one, or the reverse) and the rest. Each level is scored twice: on the docs spaCy's ``Corpus`` makes of the
-corpus file (the dataset's own tokens where its spaces are unknown, else the pipeline's tokenizer)
-and on ``nlp.pipe`` of the plain texts (what a user gets). Appends to
+(a predicted span overlaps the missed gold one, or the reverse) and the rest. Each level is
+scored twice: on the docs spaCy's ``Corpus`` makes of the corpus file (the dataset's own tokens
+where its spaces are unknown, else the pipeline's tokenizer) and on ``nlp.pipe`` of the plain
+texts (what a user gets). Appends to
 benchmarks/results/error_breakdown.json.
 """
 import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Dict, Iterable, List, Set, Tuple
+from typing import Dict, Iterable, Set, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -46,13 +47,16 @@ def breakdown(pairs: Iterable[Tuple[Set[Key], Set[Key]]]) -> Dict[str, dict]:
     missed_pairs = {"entities_both_predicted": 0, "an_entity_missed": 0}
     entity_errors = {"missed_overlapping_a_predicted_span": 0, "missed_nothing_predicted_there": 0,
                      "wrong_overlapping_a_gold_span": 0, "wrong_no_gold_span_there": 0}
+
+    def tally(name: str, g: set, p: set) -> None:
+        counts[name] = [counts[name][0] + len(g & p), counts[name][1] + len(p), counts[name][2] + len(g)]
+
     for gold, pred in pairs:
         for name, key in LEVELS.items():
-            g, p = {key(k) for k in gold}, {key(k) for k in pred}
-            counts[name] = [counts[name][0] + len(g & p), counts[name][1] + len(p), counts[name][2] + len(g)]
-        g = {(k[0], k[1]) for k in gold} | {(k[3], k[4]) for k in gold}
-        p = {(k[0], k[1]) for k in pred} | {(k[3], k[4]) for k in pred}
-        counts["entities"] = [counts["entities"][0] + len(g & p), counts["entities"][1] + len(p), counts["entities"][2] + len(g)]
+            tally(name, {key(k) for k in gold}, {key(k) for k in pred})
+        g = {LEVELS["subjects"](k) for k in gold} | {LEVELS["objects"](k) for k in gold}
+        p = {LEVELS["subjects"](k) for k in pred} | {LEVELS["objects"](k) for k in pred}
+        tally("entities", g, p)
         for span in g - p:  # a missed entity: a boundary error (a predicted span overlaps it) or none
             overlaps = any(q[0] < span[1] and span[0] < q[1] for q in p)
             entity_errors["missed_overlapping_a_predicted_span" if overlaps else "missed_nothing_predicted_there"] += 1
