@@ -3,6 +3,7 @@ from spacy.util import registry
 
 from .encoders.dgcnn.model import build_dgcnn
 from .encoders.token_features import build_token_features
+from .encoders.word_features import build_word_features
 from .heads.global_pointer.model import build_global_pointer, build_global_pointer_v2
 from .heads.pointer.model import build_pointer_head
 from .training.batching import configure_length_buckets
@@ -22,6 +23,7 @@ registry.architectures.register("spacy_triples.GlobalPointer.v2", func=build_glo
 registry.architectures.register("spacy_triples.PointerHead.v1", func=build_pointer_head)
 registry.architectures.register("spacy_triples.DGCNN.v1", func=build_dgcnn)
 registry.architectures.register("spacy_triples.TokenFeatures.v1", func=build_token_features)
+registry.architectures.register("spacy_triples.WordFeatures.v1", func=build_word_features)
 registry.scorers.register("spacy_triples.triple_scorer.v1", func=make_triple_scorer)
 registry.misc.register("spacy_triples.package_folder.v1", func=package_folder)
 registry.tokenizers.register("spacy_triples.normalizing_tokenizer.v1", func=create_normalizing_tokenizer)
