@@ -2,6 +2,7 @@
 
     python benchmarks/link_score.py MODEL [MODEL ...] [--dataset conll04] [--threads 2]
     python benchmarks/link_score.py MODEL [MODEL ...] --option mention_decode --values 0 0.25 0.5
+    python benchmarks/link_score.py MODEL [MODEL ...] --option max_relations_per_pair --values 0 1
 
 Two settings of ``spacy_triples.GlobalPointer.v2`` only change prediction, so they are tried on
 models already trained:
@@ -10,6 +11,9 @@ models already trained:
   links first.
 - ``mention_decode``: the share of the mention maps (trained with ``mention_weight``) in the
   subject and object scores; 0 reads the role maps alone.
+A setting of the triple_extractor itself, for either head:
+- ``max_relations_per_pair``: at most this many relations per (subject span, object span) pair,
+  the highest-scoring ones; 0 keeps all.
 This scores each trained MODEL on the dev and test splits with each value, at the pipeline's own
 threshold and then with one global threshold tuned on dev (``tune-thresholds --global``), strict
 and last-word scores (the last for WebNLG*). Appends
@@ -23,7 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 # option -> (its default values, how a value is read from the command line)
-OPTIONS = {"link_score": (("min", "mean", "max"), str), "mention_decode": (("0", "0.25", "0.5"), float)}
+OPTIONS = {"link_score": (("min", "mean", "max"), str), "mention_decode": (("0", "0.25", "0.5"), float),
+           "max_relations_per_pair": (("0", "1"), int)}
+PIPE_OPTIONS = ("max_relations_per_pair",)  # set on the pipe's cfg, not on the GlobalPointer module
 
 
 def linkers(nlp, component: str):
@@ -52,6 +58,8 @@ def main() -> None:
     values = [parse(v) for v in (args.values or defaults)]
     if args.option == "mention_decode" and not all(0 <= v <= 1 for v in values):
         raise SystemExit(f"mention_decode values must be from 0 to 1, got {values}")
+    if args.option == "max_relations_per_pair" and not all(v >= 0 for v in values):
+        raise SystemExit(f"max_relations_per_pair values must be whole numbers >= 0, got {values}")
     import spacy
     import torch
     from spacy.training import Corpus
@@ -68,7 +76,7 @@ def main() -> None:
     for model in args.models:
         nlp = spacy.load(model)
         pipe = nlp.get_pipe(args.component)
-        modules = linkers(nlp, args.component)
+        modules = [] if args.option in PIPE_OPTIONS else linkers(nlp, args.component)
         test_examples, dev_examples = list(Corpus(test)(nlp)), list(Corpus(dev)(nlp))
         saved = (pipe.cfg["threshold"], dict(pipe.cfg.get("thresholds") or {}))
 
@@ -82,6 +90,8 @@ def main() -> None:
         for value in values:
             for module in modules:
                 setattr(module, args.option, value)
+            if args.option in PIPE_OPTIONS:
+                pipe.cfg[args.option] = value
             pipe.cfg["threshold"], pipe.cfg["thresholds"] = saved
             at_threshold = {"dev": score(dev_examples), "test": score(test_examples)}
             sweep = tune_thresholds(nlp, dev_examples, args.component, per_relation=False)

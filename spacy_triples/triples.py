@@ -82,6 +82,22 @@ def merge_best(rows: Iterable[TripleRow], typed: bool = False) -> List[TripleRow
                                                 r.relation, r.subject_type, r.object_type))
 
 
+def limit_relations_per_pair(rows: Iterable[TripleRow], limit: int) -> List[TripleRow]:
+    """At most ``limit`` relations per (subject span, object span) pair: the highest-scoring ones
+    (the first of equals), in their input order. ``limit`` 0 keeps every row. The pair is ordered:
+    (A, B) and (B, A) are two pairs."""
+    rows = list(rows)
+    if not limit:
+        return rows
+    by_pair = {}
+    for i, row in enumerate(rows):
+        by_pair.setdefault((row.subject_start, row.subject_end, row.object_start, row.object_end), []).append(i)
+    keep = set()
+    for indices in by_pair.values():
+        keep.update(sorted(indices, key=lambda i: (-rows[i].score, i))[:limit])
+    return [row for i, row in enumerate(rows) if i in keep]
+
+
 TripleLike = Union[Triple, Sequence]
 
 

@@ -549,3 +549,17 @@ def test_link_scores_min_needs_every_part_mean_lets_one_link_carry_the_other_max
         link_scores(head, tail, entities, "median")
     with pytest.raises(ValueError, match="link_score must be one of"):
         GlobalPointerLinker(8, 2, link_score="sum")
+
+
+def test_limit_relations_per_pair_keeps_each_pairs_best_in_input_order():
+    from spacy_triples.triples import TripleRow as R, limit_relations_per_pair
+
+    rows = [R(0, 1, 0, 2, 3, score=0.6), R(0, 1, 1, 2, 3, score=0.9), R(2, 3, 0, 0, 1, score=0.7),
+            R(0, 1, 2, 2, 3, score=0.9), R(0, 1, 0, 4, 5, score=0.1)]
+    assert limit_relations_per_pair(rows, 0) == rows  # 0: no limit
+    # (0-1, 2-3) has three relations: the best (the first of the two 0.9s) stays; (2-3, 0-1), the
+    # reversed pair, is a pair of its own; the order of the rows is kept
+    assert limit_relations_per_pair(rows, 1) == [rows[1], rows[2], rows[4]]
+    assert limit_relations_per_pair(rows, 2) == [rows[1], rows[2], rows[3], rows[4]]
+    assert limit_relations_per_pair(rows, 5) == rows
+    assert limit_relations_per_pair([], 1) == []

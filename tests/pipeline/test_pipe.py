@@ -344,6 +344,36 @@ def test_bad_settings():
     nlp = spacy.blank("en")
     with pytest.raises(ValueError, match="threshold"):
         nlp.add_pipe("triple_extractor", config={"threshold": 1.5})
+    with pytest.raises(ValueError, match="max_relations_per_pair must be a whole number >= 0"):
+        nlp.add_pipe("triple_extractor", config={"max_relations_per_pair": -1})
+    for limit in (1.5, "one"):  # spaCy's config check names the setting too
+        with pytest.raises(ValueError, match="max_relations_per_pair"):
+            nlp.add_pipe("triple_extractor", name=f"t{limit}", config={"max_relations_per_pair": limit})
+
+
+def test_max_relations_per_pair_keeps_each_pairs_best_relation_and_is_saved(trained, tmp_path):
+    nlp, _ = trained
+    pipe = nlp.get_pipe("triple_extractor")
+    text = " ".join(TRAIN_DATA[2][0])  # Paris -> France holds two relations
+    every = nlp(text)._.triples
+    best = {}
+    for t in every:
+        pair = (t.subject.start, t.subject.end, t.object.start, t.object.end)
+        if pair not in best or t.score > best[pair].score:
+            best[pair] = t
+    assert len(best) < len(every)
+    pipe.cfg["max_relations_per_pair"] = 1
+    try:
+        one = nlp(text)._.triples
+        nlp.to_disk(tmp_path / "model")
+    finally:
+        pipe.cfg["max_relations_per_pair"] = 0
+    key = lambda t: (t.subject.start, t.subject.end, t.relation, t.object.start, t.object.end)  # noqa: E731
+    assert sorted(map(key, one)) == sorted(map(key, best.values()))
+    assert len(nlp(text)._.triples) == len(every)  # back to 0: every relation again
+    loaded = spacy.load(tmp_path / "model")
+    assert loaded.get_pipe("triple_extractor").cfg["max_relations_per_pair"] == 1
+    assert sorted(map(key, loaded(text)._.triples)) == sorted(map(key, one))
 
 
 @pytest.mark.parametrize("lengths,max_items,expected", [
