@@ -5,7 +5,7 @@ from pathlib import Path
 import spacy
 import torch
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from thinc.api import Config
 
@@ -295,3 +295,28 @@ def gold_nlp():
     nlp.add_pipe("spacy_triples_test_gold_triples")
     nlp.meta["name"], nlp.meta["version"] = "gold", "1.2.3"
     return nlp
+
+
+def zh_examples(nlp, path):
+    """Examples of the .spacy file at ``path``: predicted docs made by ``nlp``'s tokenizer."""
+    docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
+    return [Example(nlp.make_doc(d.text), d) for d in docs]
+
+
+def zh_test_config(name):
+    """configs/{name}.cfg set up to overfit the five fixture sentences quickly."""
+    config = Config().from_disk(ROOT / "configs" / f"{name}.cfg", interpolate=False)
+    config["paths"]["schema"] = str(FIXTURES / "zh_schema.json")
+    config["components"]["triple_extractor"]["model"]["dropout"] = 0.0
+    config["components"]["tok2vec"]["model"]["attention_heads"] = 0  # converges faster on five sentences
+    return config
+
+
+def overfit(nlp, examples, n_iter=400):
+    """Train on ``examples`` until strict F1 is 1.0 on them (checked every 50 updates) or n_iter."""
+    spacy.util.fix_random_seed(0)
+    optimizer = nlp.initialize(lambda: examples)
+    for i in range(n_iter):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+        if i % 50 == 49 and nlp.evaluate(examples)["triples_strict_f"] == 1.0:
+            break

@@ -54,29 +54,18 @@ def test_one_character_in_two_words_gets_two_feature_vectors(nlp_zh):
 
 
 def test_the_zh_config_with_words_overfits_round_trips_and_runs_in_two_processes(tmp_path):
-    from thinc.api import Config
-
-    from ..pipeline.test_zh import _examples
-    from ..util import FIXTURES, ROOT, assert_same_triples
+    from ..util import FIXTURES, assert_same_triples, overfit, zh_examples, zh_test_config
     from spacy_triples.cli import convert
 
     corpus = tmp_path / "train.spacy"
     convert(str(FIXTURES / "zh_train.jsonl"), str(corpus), fmt="duie", schema=str(FIXTURES / "zh_schema.json"))
-    config = Config().from_disk(ROOT / "configs" / "zh_pointer_dgcnn.cfg", interpolate=False)
-    config["paths"]["schema"] = str(FIXTURES / "zh_schema.json")
-    config["components"]["triple_extractor"]["model"]["dropout"] = 0.0
-    config["components"]["tok2vec"]["model"]["attention_heads"] = 0
+    config = zh_test_config("zh_pointer_dgcnn")
     char_embed = dict(config["components"]["tok2vec"]["model"]["embed"])
     config["components"]["tok2vec"]["model"]["embed"] = {"@architectures": "spacy_triples.WordFeatures.v1",
                                                          "tok2vec": char_embed, "width": 32, "rows": 2000}
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
-    examples = _examples(nlp, corpus)
-    spacy.util.fix_random_seed(0)
-    optimizer = nlp.initialize(lambda: examples)
-    for i in range(400):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
-        if i % 50 == 49 and nlp.evaluate(examples)["triples_strict_f"] == 1.0:
-            break
+    examples = zh_examples(nlp, corpus)
+    overfit(nlp, examples)
     assert nlp.evaluate(examples)["triples_strict_f"] == 1.0
     nlp.to_disk(tmp_path / "zh")
     loaded = spacy.load(tmp_path / "zh")

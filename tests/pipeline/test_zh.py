@@ -3,14 +3,13 @@ import shutil
 
 import pytest
 import spacy
-from spacy.tokens import DocBin
 from spacy.training import Example
 from thinc.api import Config
 
 from spacy_triples.cli import convert
 from spacy_triples.convert.base import normalise_text, normalised_occurrences
 
-from ..util import ROOT, FIXTURES, assert_same_triples, keep_one_layer, train
+from ..util import ROOT, FIXTURES, assert_same_triples, keep_one_layer, overfit, train, zh_examples, zh_test_config
 
 
 
@@ -50,27 +49,13 @@ def zh_corpus(tmp_path_factory):
     return out
 
 
-def _examples(nlp, path):
-    docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
-    return [Example(nlp.make_doc(d.text), d) for d in docs]
-
-
 @pytest.mark.parametrize("name", ["zh_dgcnn", "zh_pointer_dgcnn"])
 def test_zh_config_overfits_with_schema_and_text_scores(zh_corpus, tmp_path, name):
-    config = Config().from_disk(ROOT / "configs" / f"{name}.cfg", interpolate=False)
-    config["paths"]["schema"] = str(FIXTURES / "zh_schema.json")
-    config["components"]["triple_extractor"]["model"]["dropout"] = 0.0
-    config["components"]["tok2vec"]["model"]["attention_heads"] = 0  # converges faster on five sentences
-    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    nlp = spacy.util.load_model_from_config(zh_test_config(name), auto_fill=True, validate=True)
     assert nlp.pipe_names == ["tok2vec", "triple_extractor"]
-    examples = _examples(nlp, zh_corpus)
+    examples = zh_examples(nlp, zh_corpus)
     assert all(len(eg.predicted) == len(eg.predicted.text.replace(" ", "")) for eg in examples)  # one token per character
-    spacy.util.fix_random_seed(0)
-    optimizer = nlp.initialize(lambda: examples)
-    for i in range(400):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
-        if i % 50 == 49 and nlp.evaluate(examples)["triples_strict_f"] == 1.0:
-            break
+    overfit(nlp, examples)
     scores = nlp.evaluate(examples)
     assert scores["triples_strict_f"] == 1.0 and scores["triples_text_f"] == 1.0
     pipe = nlp.get_pipe("triple_extractor")
@@ -119,7 +104,7 @@ def test_chinese_bert_transformer_path(zh_corpus, tmp_path):
     keep_one_layer(cfg)
     cfg["components"]["triple_extractor"]["max_span_length"] = 48
     nlp = spacy.util.load_model_from_config(cfg, auto_fill=True, validate=True)
-    examples = _examples(nlp, zh_corpus)
+    examples = zh_examples(nlp, zh_corpus)
     train(nlp, examples, n_iter=150, learn_rate=0.003)
     doc = nlp(examples[0].reference.text)
     # every character token is aligned to a wordpiece of the Chinese vocab
