@@ -1,0 +1,92 @@
+"""What a dataset's gold triples hold that bounds a model (issue 40): pairs with several relations
+and entities with no letter or digit.
+
+    python benchmarks/corpus_stats.py [--datasets webnlg webnlg_star conll04]
+
+For each split of each dataset (the converted corpus files that compare_architectures.py reads),
+counts sentences, triples, relation types, the triples whose (subject, object) pair carries another
+relation too (a decoder that keeps one relation per pair, ``max_relations_per_pair = 1``, can get
+at most one of each such group right), those groups, and the triples with an entity that has no
+letter or digit (WebNLG's "``", a leftover of the release's entity matching, that no tokenizer
+keeps as an entity of its own). Appends to benchmarks/results/corpus_stats.json.
+"""
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Dict, Iterable, Set, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+# (subject text, subject start, subject end, relation, object text, object start, object end)
+Triple = Tuple[str, int, int, str, str, int, int]
+
+
+def has_word_character(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+def triple_stats(docs: Iterable[Set[Triple]]) -> Dict[str, object]:
+    """Counts over the gold triples of each sentence (character offsets tell entities apart)."""
+    sentences = triples = on_shared_pairs = shared_pairs = artifact = 0
+    relations: Counter = Counter()
+    for keys in docs:
+        sentences += 1
+        triples += len(keys)
+        per_pair = Counter((k[1], k[2], k[5], k[6]) for k in keys)
+        on_shared_pairs += sum(n for n in per_pair.values() if n > 1)
+        shared_pairs += sum(1 for n in per_pair.values() if n > 1)
+        artifact += sum(1 for k in keys if not has_word_character(k[0]) or not has_word_character(k[4]))
+        relations.update(k[3] for k in keys)
+    share = lambda n: round(100 * n / triples, 2) if triples else 0.0  # noqa: E731
+    return {
+        "sentences": sentences, "triples": triples, "relation_types": len(relations),
+        "triples_on_a_pair_with_several_relations": on_shared_pairs,
+        "share_on_a_pair_with_several_relations": share(on_shared_pairs),
+        "pairs_with_several_relations": shared_pairs,
+        # the most a one-relation-per-pair decoder can recall
+        "recall_ceiling_one_relation_per_pair": share(triples - on_shared_pairs + shared_pairs),
+        "triples_with_an_entity_without_letters_or_digits": artifact,
+        "share_with_an_entity_without_letters_or_digits": share(artifact),
+    }
+
+
+def doc_triples(doc) -> Set[Triple]:
+    from spacy_triples.triples import triple_rows
+
+    keys = set()
+    for r in triple_rows(doc) or []:
+        s, o = doc[r.subject_start : r.subject_end], doc[r.object_start : r.object_end]
+        keys.add((s.text, s.start_char, s.end_char, r.relation, o.text, o.start_char, o.end_char))
+    return keys
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--datasets", nargs="+", default=["webnlg", "webnlg_star"])
+    args = parser.parse_args()
+    import spacy
+    from spacy.tokens import DocBin
+
+    import compare_architectures as ca
+
+    nlp = spacy.blank("en")
+    entry = {}
+    for dataset in args.datasets:
+        if dataset not in ca.DATASETS:
+            sys.exit(f"Unknown dataset {dataset!r}: choose from {', '.join(ca.DATASETS)}")
+        entry[dataset] = {}
+        for split, name in zip(("train", "dev", "test"), ca.DATASETS[dataset]):
+            path = ca.CORPUS / f"{name}.spacy"
+            if not path.exists():
+                sys.exit(f"{path} not found: run `python benchmarks/convert_datasets.py` first")
+            docs = DocBin().from_disk(path).get_docs(nlp.vocab)
+            entry[dataset][split] = triple_stats(doc_triples(doc) for doc in docs)
+    print(json.dumps(entry, indent=1))
+    ca.append_measurement("corpus_stats", {"datasets": entry}, machine=ca.cpu_name())
+
+
+if __name__ == "__main__":
+    main()
