@@ -83,6 +83,14 @@ def results_payload(previous: dict, results: list, command: str, machine: str, s
             "earlier_commands": earlier, **kept}
 
 
+def save_pipeline(nlp, path: Path, optimizer) -> None:
+    """Save ``nlp`` with the weights dev is scored with, as ``spacy train`` saves model-best: the
+    optimizer's moving averages where it keeps them (``use_averages = true``; PyTorch weights too
+    with ``spacy_triples.torch_averages.v1``), else the weights as they are."""
+    with nlp.use_params(optimizer.averages):
+        nlp.to_disk(path)
+
+
 def git_commit():
     """The short hash of the checkout's HEAD (the code and configs a run used), or None outside a
     git checkout."""
@@ -357,7 +365,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
                               "train_loss": round(float((info.get("losses") or {}).get("triple_extractor", 0.0)), 3)})
         if is_best:
             best_dev = info["score"]
-            nlp.to_disk(best_dir)
+            save_pipeline(nlp, best_dir, T["optimizer"])
         if step % 50 == 0 or is_best:
             curve.append({"step": step, "best": bool(is_best), **memory_mib()})
         if time.perf_counter() - train_start > budget:
@@ -365,7 +373,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     train_seconds = time.perf_counter() - train_start
     if train_dev:
         best_dir = out / "model-last"
-        nlp.to_disk(best_dir)
+        save_pipeline(nlp, best_dir, T["optimizer"])
     # peak resident memory of training alone (the test phase below loads a second pipeline)
     peak_train = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     words = info.get("words", 0)

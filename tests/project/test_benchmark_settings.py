@@ -102,3 +102,31 @@ def test_folder_tag_names_each_setting_and_stays_a_valid_file_name():
     a, b = ca.folder_tag([section % 32]), ca.folder_tag([section % 64])
     assert a != b and len(a) <= 120 and len(b) <= 120
     assert a.startswith("tok2vec_architectures_spacy_triples.TokenFeatures.v1")
+
+
+def test_a_benchmark_saves_the_averaged_weights_it_scored_on_dev(tmp_path):
+    # with use_averages, spaCy's loop scores dev inside nlp.use_params(optimizer.averages), so the
+    # saved model-best must hold those averages too (as spacy train saves it), not the raw weights
+    import spacy
+    from thinc.api import Adam
+
+    from ..util import make_examples
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("triple_extractor")
+    examples = make_examples(nlp)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.01, use_averages=True)
+    for _ in range(5):
+        nlp.update(examples, sgd=optimizer, drop=0.0)
+    ca.save_pipeline(nlp, tmp_path / "best", optimizer)
+    saved = spacy.load(tmp_path / "best").get_pipe("triple_extractor").model
+    model = nlp.get_pipe("triple_extractor").model
+    raw = [n.get_param(p).copy() for n in model.walk() for p in n.param_names if n.has_param(p)]
+    with nlp.use_params(optimizer.averages):
+        averaged = [n.get_param(p).copy() for n in model.walk() for p in n.param_names if n.has_param(p)]
+    loaded = [n.get_param(p) for n in saved.walk() for p in n.param_names if n.has_param(p)]
+    assert len(loaded) == len(averaged) > 0
+    # exact: the file holds the very arrays that were in use (a copy, no arithmetic)
+    assert all((a == b).all() for a, b in zip(loaded, averaged))
+    assert any((a != b).any() for a, b in zip(loaded, raw))  # the averages are not the raw weights
