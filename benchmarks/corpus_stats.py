@@ -54,13 +54,10 @@ def triple_stats(docs: Iterable[Set[Triple]]) -> Dict[str, object]:
 
 
 def doc_triples(doc) -> Set[Triple]:
-    from spacy_triples.triples import triple_rows
+    """The scorer's character-offset keys of ``doc``'s triples, with each entity's text."""
+    from spacy_triples.scorer import triple_keys
 
-    keys = set()
-    for r in triple_rows(doc) or []:
-        s, o = doc[r.subject_start : r.subject_end], doc[r.object_start : r.object_end]
-        keys.add((s.text, s.start_char, s.end_char, r.relation, o.text, o.start_char, o.end_char))
-    return keys
+    return {(doc.text[s0:s1], s0, s1, rel, doc.text[o0:o1], o0, o1) for s0, s1, rel, o0, o1 in triple_keys(doc)}
 
 
 def main() -> None:
