@@ -10,6 +10,7 @@ from .training.batching import configure_length_buckets
 from .training.memory import make_malloc_trim, make_training_memory
 from .training.augment import create_entity_swap_augmenter
 from .training.averages import make_torch_averages
+from .training.callbacks import make_chain_callbacks
 from .training.freeze import make_freeze_parameters
 from .training.fused_adam import make_fused_adam
 from .training.layerwise import make_layerwise_adam
@@ -33,6 +34,7 @@ registry.callbacks.register("spacy_triples.cpu_autocast.v1", func=make_cpu_autoc
 registry.callbacks.register("spacy_triples.precision.v1", func=make_precision)
 registry.callbacks.register("spacy_triples.torch_averages.v1", func=make_torch_averages)
 registry.callbacks.register("spacy_triples.freeze_parameters.v1", func=make_freeze_parameters)
+registry.callbacks.register("spacy_triples.chain_callbacks.v1", func=make_chain_callbacks)
 registry.optimizers.register("spacy_triples.LayerwiseAdam.v1", func=make_layerwise_adam)
 registry.optimizers.register("spacy_triples.Adam.v1", func=make_fused_adam)
 registry.augmenters.register("spacy_triples.entity_swap.v1", func=create_entity_swap_augmenter)
