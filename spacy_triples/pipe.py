@@ -24,6 +24,7 @@ from .gold import GOLD_ENTITIES_KEY, AlignedGold, align_gold, align_mentions, sc
 from .heads import HeadSettings, TripleHead, get_triple_head
 from .safe_io import write_bytes, write_text
 from .schema import filter_by_schema, load_relation_schema
+from .training.memory import after_prediction_batch
 from .triples import (DEFAULT_ENTITY_LABEL, TRIPLES_ATTR, TripleRow, install_extensions, limit_relations_per_pair,
                       set_triple_rows)
 
@@ -421,6 +422,7 @@ class TripleExtractor(TrainablePipe):
                 for indices in length_sub_batches([len(doc) for doc in docs], self.max_batch_items):
                     sub_batch = [docs[i] for i in indices]
                     self.set_annotations(sub_batch, self.predict(sub_batch))
+                after_prediction_batch()  # a no-op unless a training callback asked for it
                 yield from docs
             except Exception as e:
                 error_handler(self.name, self, docs, e)

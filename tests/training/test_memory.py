@@ -12,6 +12,13 @@ from spacy_triples.training.averages import torch_shims
 from ..util import ROOT, make_examples
 
 
+@pytest.fixture(autouse=True)
+def _prediction_batches_off():
+    """training_memory.v1 turns batch trimming on for the whole process: leave it off for the next test."""
+    yield
+    memory.trim_prediction_batches(False)
+
+
 def _rss_mib() -> float:
     status = Path("/proc/self/status").read_text()
     return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
@@ -137,3 +144,26 @@ def test_training_memory_trims_every_nth_step(monkeypatch):
 def test_training_memory_refuses_bad_trim_every(trim_every):
     with pytest.raises(ValueError, match=r"trim_every must be an integer >= 0 \(0: never trim\)"):
         memory.make_training_memory(trim_every)
+
+
+def test_training_memory_turns_on_trimming_after_each_prediction_batch(monkeypatch):
+    """The dev evaluations of ``spacy train`` predict batch after batch while every doc is kept:
+    once the training callback has run, the component gives each batch's freed memory back."""
+    import spacy
+
+    calls = []
+    monkeypatch.setattr(memory, "malloc_trim", lambda: calls.append(1) or True)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("triple_extractor")
+    nlp.initialize(lambda: make_examples(nlp))
+    texts = [f"Alice {i} works for Acme ." for i in range(10)]
+    list(nlp.pipe(texts, batch_size=4))
+    assert calls == []  # a process that only predicts never trims
+    registry.callbacks.get("spacy_triples.training_memory.v1")(trim_every=0)(nlp, {"step": 0, "epoch": 0})
+    list(nlp.pipe(texts, batch_size=4))
+    assert calls == []  # trim_every = 0: never
+    registry.callbacks.get("spacy_triples.training_memory.v1")(trim_every=10)(nlp, {"step": 1, "epoch": 0})
+    assert calls == []  # step 1 is not a tenth step
+    docs = list(nlp.pipe(texts, batch_size=4))
+    assert len(calls) == 3  # batches of 4, 4 and 2
+    assert [doc.text for doc in docs] == texts
