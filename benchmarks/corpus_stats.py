@@ -8,7 +8,10 @@ counts sentences, triples, relation types, the triples whose (subject, object) p
 relation too (a decoder that keeps one relation per pair, ``max_relations_per_pair = 1``, can get
 at most one of each such group right), those groups, and the triples with an entity that has no
 letter or digit (WebNLG's "``", a leftover of the release's entity matching, that no tokenizer
-keeps as an entity of its own). Appends to benchmarks/results/corpus_stats.json.
+keeps as an entity of its own). For the dev and test splits it also counts how many entity mentions
+(the subjects and objects of the gold triples) have a text, as written, that is an entity in the
+training split (``seen_in_train``): how far a model can get by learning the names themselves.
+Appends to benchmarks/results/corpus_stats.json.
 """
 import argparse
 import json
@@ -53,6 +56,24 @@ def triple_stats(docs: Iterable[Set[Triple]]) -> Dict[str, object]:
     }
 
 
+def seen_in_train(train: Iterable[Set[Triple]], other: Iterable[Set[Triple]]) -> Dict[str, object]:
+    """How many entity mentions of ``other`` (each triple's subject and object, one mention per
+    distinct span of a sentence) have a text, case and all, that is an entity of a ``train`` triple;
+    also over their distinct texts."""
+    names = {text for keys in train for k in keys for text in (k[0], k[4])}
+    mentions = [text for keys in other for text in {(k[0], k[1], k[2]) for k in keys} | {(k[4], k[5], k[6]) for k in keys}]
+    texts = [m[0] for m in mentions]
+    distinct = set(texts)
+    share = lambda n, d: round(100 * n / d, 2) if d else 0.0  # noqa: E731
+    return {
+        "entity_mentions": len(texts),
+        "entity_mentions_seen_in_train": sum(t in names for t in texts),
+        "share_of_entity_mentions_seen_in_train": share(sum(t in names for t in texts), len(texts)),
+        "distinct_entity_texts": len(distinct),
+        "share_of_distinct_entity_texts_seen_in_train": share(len(distinct & names), len(distinct)),
+    }
+
+
 def doc_triples(doc) -> Set[Triple]:
     """The scorer's character-offset keys of ``doc``'s triples, with each entity's text."""
     from spacy_triples.scorer import triple_keys
@@ -75,12 +96,15 @@ def main() -> None:
         if dataset not in ca.DATASETS:
             sys.exit(f"Unknown dataset {dataset!r}: choose from {', '.join(ca.DATASETS)}")
         entry[dataset] = {}
+        splits = {}
         for split, name in zip(("train", "dev", "test"), ca.DATASETS[dataset]):
             path = ca.CORPUS / f"{name}.spacy"
             if not path.exists():
                 sys.exit(f"{path} not found: run `python benchmarks/convert_datasets.py` first")
-            docs = DocBin().from_disk(path).get_docs(nlp.vocab)
-            entry[dataset][split] = triple_stats(doc_triples(doc) for doc in docs)
+            splits[split] = [doc_triples(doc) for doc in DocBin().from_disk(path).get_docs(nlp.vocab)]
+            entry[dataset][split] = triple_stats(splits[split])
+        for split in ("dev", "test"):
+            entry[dataset][split].update(seen_in_train(splits["train"], splits[split]))
     print(json.dumps(entry, indent=1))
     ca.append_measurement("corpus_stats", {"datasets": entry}, machine=ca.cpu_name())
 

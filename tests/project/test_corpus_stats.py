@@ -36,6 +36,24 @@ def test_no_sentences_counts_zero_without_dividing_by_zero():
     assert out["triples"] == 0 and out["share_on_a_pair_with_several_relations"] == 0.0
 
 
+def test_entity_mentions_seen_in_train_count_each_span_once_and_keep_case():
+    train = [{("Paris", 0, 5, "in", "France", 9, 15)}]
+    # "Paris" twice in one sentence at different places (two mentions), "paris" (another case:
+    # not seen), "France" as the object of two triples (one mention), "Bob" never in train
+    test = [{("Paris", 0, 5, "in", "France", 20, 26), ("Paris", 10, 15, "near", "France", 20, 26)},
+            {("paris", 0, 5, "knows", "Bob", 6, 9)}]
+    out = cs.seen_in_train(train, test)
+    assert out["entity_mentions"] == 5  # Paris@0, Paris@10, France@20, paris@0, Bob@6
+    assert out["entity_mentions_seen_in_train"] == 3
+    assert out["share_of_entity_mentions_seen_in_train"] == 60.0
+    assert out["distinct_entity_texts"] == 4  # Paris, France, paris, Bob
+    assert out["share_of_distinct_entity_texts_seen_in_train"] == 50.0
+
+
+def test_seen_in_train_of_nothing_divides_by_nothing():
+    assert cs.seen_in_train([], [])["share_of_entity_mentions_seen_in_train"] == 0.0
+
+
 def test_gold_triples_are_read_from_a_doc():
     import spacy_triples  # noqa: F401  (registers doc._.triples)
 
