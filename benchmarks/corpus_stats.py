@@ -27,6 +27,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 Triple = Tuple[str, int, int, str, str, int, int]
 
 
+def _percent(n: int, total: int) -> float:
+    return round(100 * n / total, 2) if total else 0.0
+
+
 def has_word_character(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
@@ -43,7 +47,7 @@ def triple_stats(docs: Iterable[Set[Triple]]) -> Dict[str, object]:
         shared_pairs += sum(1 for n in per_pair.values() if n > 1)
         artifact += sum(1 for k in keys if not has_word_character(k[0]) or not has_word_character(k[4]))
         relations.update(k[3] for k in keys)
-    share = lambda n: round(100 * n / triples, 2) if triples else 0.0  # noqa: E731
+    share = lambda n: _percent(n, triples)  # noqa: E731
     return {
         "sentences": sentences, "triples": triples, "relation_types": len(relations),
         "triples_on_a_pair_with_several_relations": on_shared_pairs,
@@ -61,16 +65,15 @@ def seen_in_train(train: Iterable[Set[Triple]], other: Iterable[Set[Triple]]) ->
     distinct span of a sentence) have a text, case and all, that is an entity of a ``train`` triple;
     also over their distinct texts."""
     names = {text for keys in train for k in keys for text in (k[0], k[4])}
-    mentions = [text for keys in other for text in {(k[0], k[1], k[2]) for k in keys} | {(k[4], k[5], k[6]) for k in keys}]
-    texts = [m[0] for m in mentions]
+    texts = [m[0] for keys in other for m in {(k[0], k[1], k[2]) for k in keys} | {(k[4], k[5], k[6]) for k in keys}]
+    seen = sum(t in names for t in texts)
     distinct = set(texts)
-    share = lambda n, d: round(100 * n / d, 2) if d else 0.0  # noqa: E731
     return {
         "entity_mentions": len(texts),
-        "entity_mentions_seen_in_train": sum(t in names for t in texts),
-        "share_of_entity_mentions_seen_in_train": share(sum(t in names for t in texts), len(texts)),
+        "entity_mentions_seen_in_train": seen,
+        "share_of_entity_mentions_seen_in_train": _percent(seen, len(texts)),
         "distinct_entity_texts": len(distinct),
-        "share_of_distinct_entity_texts_seen_in_train": share(len(distinct & names), len(distinct)),
+        "share_of_distinct_entity_texts_seen_in_train": _percent(len(distinct & names), len(distinct)),
     }
 
 
