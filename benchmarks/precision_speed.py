@@ -12,6 +12,9 @@ in the same run as the others, so the ratios compare like with like):
   int8 with its default engine, ONNX Runtime where installed);
 * ``int8_torch``, ``int8_onnx``, ``int8_openvino``: int8 with that engine (``int8_engine="torch"`` /
   ``"onnxruntime"`` / ``"openvino"``);
+* ``int8_openvino_static``: ``int8_engine="openvino_static"``, calibrated on the first
+  ``--calibration`` sentences (default 256) of the training split of the first ``--score`` dataset
+  (never a test sentence);
 * ``int8_head`` (optional): int8 with the triple_extractor's own Linear layers quantized too
   (``quantize_head=True``), to see whether quantizing the head pays;
 * any of these with ``@N``: the transformer and the triple_extractor each run a batch in
@@ -43,7 +46,10 @@ sys.path.insert(0, str(ROOT))  # this checkout's spacy_triples, whichever is ins
 CORPUS = ROOT / "corpus" / "converted"
 TEST_SETS = {"conll04": CORPUS / "conll04__unified_format__test.CoNLL04.json.spacy",
              "webnlg": CORPUS / "webnlg__test_triples.json.spacy"}
-VARIANTS = ("encoder_fp32", "fp32", "bf16", "int8", "int8_torch", "int8_onnx", "int8_openvino", "int8_head")
+VARIANTS = ("encoder_fp32", "fp32", "bf16", "int8", "int8_torch", "int8_onnx", "int8_openvino", "int8_openvino_static",
+            "int8_head")
+TRAIN_SETS = {"conll04": CORPUS / "conll04__unified_format__train.CoNLL04.json.spacy",
+              "webnlg": CORPUS / "webnlg__train_triples.json.spacy"}
 DEFAULT_VARIANTS = "encoder_fp32,fp32,bf16,int8"
 BATCH_SIZE = 64
 
@@ -104,8 +110,13 @@ def child(args) -> dict:
     else:
         precision = "int8" if variant.startswith("int8") else variant
         engine = {"int8_torch": "torch", "int8_onnx": "onnxruntime", "int8_openvino": "openvino",
-                  "int8_head": "torch"}.get(variant, "auto")
-        applied = set_precision(nlp, precision, int8_engine=engine, quantize_head=variant == "int8_head", save=False)
+                  "int8_openvino_static": "openvino_static", "int8_head": "torch"}.get(variant, "auto")
+        calibration = None
+        if engine == "openvino_static":
+            train_docs = DocBin().from_disk(TRAIN_SETS[args.score.split(",")[0]]).get_docs(spacy.blank("en").vocab)
+            calibration = [doc.text for _, doc in zip(range(args.calibration), train_docs)]
+        applied = set_precision(nlp, precision, int8_engine=engine, quantize_head=variant == "int8_head", save=False,
+                                calibration=calibration)
     load_s = time.perf_counter() - started
     shims = [s for node in nlp.get_pipe("transformer").model.walk() for s in node.shims] if "transformer" in nlp.pipe_names else []
     engines = sorted({s.__dict__.get("int8_engine") for s in shims if s.__dict__.get("int8_engine")})
@@ -172,6 +183,8 @@ def main(argv=None):
     parser.add_argument("--variants", default=DEFAULT_VARIANTS, help=f"comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--qengine", default=None, choices=["x86", "fbgemm", "onednn"],
                         help="torch's quantized engine for int8 (default: torch's own, x86)")
+    parser.add_argument("--calibration", type=int, default=256,
+                        help="int8_openvino_static: calibrate on this many training sentences of the first --score dataset")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "precision_speed.json"))
     parser.add_argument("--child", dest="variant", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -186,8 +199,13 @@ def main(argv=None):
                      or (v.partition("@")[2] and not (v.partition("@")[2].isdigit() and int(v.partition("@")[2]) > 0)))
     if unknown:
         parser.error(f"unknown variants {unknown}: use {', '.join(VARIANTS)}, each optionally with @N (N a whole number >= 1)")
-    if args.repeats < 1 or args.threads < 1:
-        parser.error("--repeats and --threads must be at least 1")
+    if args.repeats < 1 or args.threads < 1 or args.calibration < 1:
+        parser.error("--repeats, --threads and --calibration must be at least 1")
+    if any(v.partition("@")[0] == "int8_openvino_static" for v in variants):
+        calibration_set = TRAIN_SETS.get(args.score.split(",")[0])
+        if calibration_set is None or not calibration_set.exists():
+            parser.error(f"int8_openvino_static calibrates on {calibration_set}, which is missing: "
+                         "run python benchmarks/convert_datasets.py")
     if args.variant:
         print("RESULT " + json.dumps(child(args)))
         return

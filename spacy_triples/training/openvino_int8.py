@@ -12,12 +12,19 @@ Calling the encoder with the keyword tensors spacy-transformers passes returns t
 class (e.g. ``BaseModelOutputWithPooling``) with float32 torch tensors. ``module`` is not changed or
 kept: the encoder is a snapshot of its weights, rebuilt by the int8 shim whenever they change (see
 ``precision.quantized_module``).
+
+With ``calibration`` (a list of keyword-tensor batches, as the module is called), the encoder is
+quantized statically instead (``int8_engine="openvino_static"``): NNCF's ``quantize`` (transformer
+preset) measures each activation's range on those batches and stores int8 weights and fixed int8
+activation scales in the model, so no activation is quantized at run time. Measured on MiniLM's
+forward pass alone (AMD EPYC, docs/precision.md): 4.23x torch float32 against 3.05x dynamic, at a
+cosine to float32 of 0.9983 against 0.9996.
 """
 import contextlib
 import io
 import logging
 import warnings
-from typing import Any
+from typing import Any, Optional, Sequence
 
 import numpy
 import torch
@@ -42,10 +49,19 @@ def openvino_available() -> bool:
 class OpenVinoInt8Encoder:
     """An int8 OpenVINO copy of a Hugging Face encoder, called like the module for prediction."""
 
-    def __init__(self, module: torch.nn.Module, threads: int = 0, group_size: int = GROUP_SIZE):
+    def __init__(self, module: torch.nn.Module, threads: int = 0, group_size: int = GROUP_SIZE,
+                 calibration: Optional[Sequence[dict]] = None):
         import openvino
 
         self.input_names = _input_names(module)
+        self.static = calibration is not None
+        feeds = None
+        if self.static:
+            if not calibration:
+                raise ValueError("OpenVinoInt8Encoder: calibration needs at least one batch of inputs.")
+            for batch in calibration:
+                _check_call("OpenVinoInt8Encoder calibration", (), batch, self.input_names)
+            feeds = [_int64_feed(batch, self.input_names) for batch in calibration]
         dummy = _dummy_inputs(self.input_names)
         was_training = module.training
         module.eval()
@@ -54,15 +70,16 @@ class OpenVinoInt8Encoder:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the tracer's notes
                 converted = openvino.convert_model(module, example_input=dummy)
-            compressed = _compress_weights(converted)
+            compressed = _quantize_static(converted, feeds) if self.static else _compress_weights(converted)
         finally:
             module.train(was_training)
         if len(compressed.outputs) != len(self.output_names):
             raise ValueError(f"the OpenVINO model of {type(module).__name__} has {len(compressed.outputs)} outputs, "
                              f"the module returns {len(self.output_names)} tensors ({self.output_names})")
         config = {"INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
-                  "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-                  "DYNAMIC_QUANTIZATION_GROUP_SIZE": int(group_size)}
+                  "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+        if not self.static:  # a statically quantized model has its activation scales already
+            config["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = int(group_size)
         self.compiled = openvino.Core().compile_model(compressed, "CPU", config)
         # a port can carry several names (the argument's and a tensor number): take the argument's
         self.ov_inputs = []
@@ -83,18 +100,36 @@ class OpenVinoInt8Encoder:
         return self.output_type(**dict(zip(self.output_names, outputs)))
 
 
+@contextlib.contextmanager
+def _quiet_nncf():
+    """NNCF logs a table of what it changed and draws progress bars on stdout, which would corrupt
+    `extract -`'s output: silenced while it runs."""
+    logger = logging.getLogger("nncf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def _compress_weights(model):
     """``model`` with int8 per-channel (asymmetric) weights in every fully connected layer (NNCF)."""
     import nncf
 
-    logger = logging.getLogger("nncf")
-    level = logger.level
-    logger.setLevel(logging.ERROR)  # NNCF logs a table of what it compressed ...
-    try:
-        # ... and draws a progress bar on stdout, which would corrupt `extract -`'s output
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
-    finally:
-        logger.setLevel(level)
+    with _quiet_nncf():
+        return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+
+
+def _quantize_static(model, feeds):
+    """``model`` quantized statically by NNCF (transformer preset: int8 weights per channel, int8
+    activations with ranges measured on ``feeds``, a list of input dicts, every sequence of every
+    batch used)."""
+    import nncf
+
+    with _quiet_nncf():
+        return nncf.quantize(model, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
+                             subset_size=sum(len(feed["input_ids"]) for feed in feeds))

@@ -18,6 +18,9 @@ how the pipeline's Hugging Face transformer (spacy-transformers' ``HFShim``) com
   what ``to_disk`` saves, and an int8 copy (sharing every other weight) is made from it when the
   pipeline loads or first predicts and again whenever its weights change. A saved pipeline
   therefore holds float32 weights and is quantized on load; its config says ``int8``.
+  ``openvino_static`` quantizes the activations too, with ranges measured on calibration texts the
+  caller gives (``set_precision(..., calibration=texts)``); they are kept in the pipeline's meta
+  (``meta.json``, ``spacy_triples.int8_calibration``) so that ``spacy.load`` quantizes the same way.
 - ``auto``: what the CPU runs natively, decided from its feature flags (``choose_precision``):
   AMX -> bf16; AVX512-VNNI or AVX-VNNI -> int8; AVX512-BF16 alone -> bf16; else fp32. On a
   GPU it leaves the pipeline alone (use the transformer's ``mixed_precision`` there).
@@ -41,7 +44,9 @@ from spacy.language import Language
 
 AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
-INT8_ENGINES = ("auto", "torch", "onnxruntime", "openvino")
+INT8_ENGINES = ("auto", "torch", "onnxruntime", "openvino", "openvino_static")
+META_KEY = "spacy_triples"  # nlp.meta[META_KEY]["int8_calibration"]: openvino_static's texts
+CALIBRATION_BATCH = 16  # calibration texts tokenized this many at a time
 CALLBACK = "spacy_triples.precision.v1"
 INT8_PREFIX = "Int8"
 AUTOCAST_PREFIX = "CPUAutocast"
@@ -74,10 +79,32 @@ def resolve_int8_engine(engine: str) -> str:
     if engine == "onnxruntime" and not onnxruntime_available():
         raise ValueError("int8_engine 'onnxruntime' needs ONNX Runtime and onnx: pip install 'spacy-triples[onnx]' "
                          "(or use int8_engine 'torch' / 'auto').")
-    if engine == "openvino" and not openvino_available():
-        raise ValueError("int8_engine 'openvino' needs OpenVINO and NNCF: pip install 'spacy-triples[openvino]' "
+    if engine in ("openvino", "openvino_static") and not openvino_available():
+        raise ValueError(f"int8_engine '{engine}' needs OpenVINO and NNCF: pip install 'spacy-triples[openvino]' "
                          "(or use int8_engine 'torch' / 'auto').")
     return engine
+
+
+def check_calibration(texts: Any, where: str = "calibration") -> tuple:
+    """``texts`` (openvino_static's calibration texts) as a tuple of strings, or a ValueError that
+    says what to give: a list of at least one non-empty string."""
+    if isinstance(texts, (str, bytes)) or not hasattr(texts, "__iter__"):
+        raise ValueError(f"{where} must be a list of texts (str), e.g. a few hundred sentences like those the "
+                         f"pipeline will read, got {type(texts).__name__}.")
+    texts = tuple(texts)
+    bad = [i for i, text in enumerate(texts) if not isinstance(text, str) or not text.strip()]
+    if bad:
+        raise ValueError(f"{where}: item {bad[0]} is {texts[bad[0]]!r}; every item must be a non-empty text (str).")
+    if not texts:
+        raise ValueError(f"{where} is empty: give at least one text (a few hundred sentences like those the "
+                         "pipeline will read measure the activation ranges well).")
+    return texts
+
+
+def saved_calibration(nlp: Language) -> Optional[tuple]:
+    """The calibration texts kept in ``nlp.meta`` by ``set_precision`` (None where there are none)."""
+    texts = (nlp.meta.get(META_KEY) or {}).get("int8_calibration")
+    return None if texts is None else check_calibration(texts, f"meta.json's {META_KEY}.int8_calibration")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,13 +281,42 @@ def quantized_module(shim: Any) -> Optional[Callable[..., Any]]:
     return cached[1]
 
 
+def calibration_batches(shim: Any, texts: Iterable[str]) -> List[dict]:
+    """``texts`` as the transformer's keyword inputs, ``CALIBRATION_BATCH`` texts a batch, tokenized by
+    the shim's own tokenizer (as spacy-transformers does: special tokens, padded to the longest,
+    truncated to the model's length)."""
+    hf = getattr(shim, "_hfmodel", None)
+    tokenizer = getattr(hf, "tokenizer", None)
+    if tokenizer is None:
+        raise ValueError("the transformer has no tokenizer loaded yet, so the calibration texts cannot be tokenized")
+    config = getattr(shim._model, "config", None)
+    limit = min(int(getattr(tokenizer, "model_max_length", 512) or 512),
+                int(getattr(config, "max_position_embeddings", 512) or 512))
+    texts = list(texts)
+    batches = []
+    for start in range(0, len(texts), CALIBRATION_BATCH):
+        encoded = tokenizer(texts[start:start + CALIBRATION_BATCH], add_special_tokens=True, padding="longest",
+                            truncation=True, max_length=limit, return_tensors="pt")
+        batches.append({key: encoded[key] for key in ("input_ids", "attention_mask", "token_type_ids")
+                        if key in encoded})
+    return batches
+
+
 def _quantize(module: torch.nn.Module, engine: str, shim: Any) -> Callable[..., Any]:
-    if engine in ("onnxruntime", "openvino"):
+    if engine in ("onnxruntime", "openvino", "openvino_static"):
         from . import onnx_int8, openvino_int8
 
         build, what = ((onnx_int8.OnnxInt8Encoder, "ONNX Runtime export") if engine == "onnxruntime"
                        else (openvino_int8.OpenVinoInt8Encoder, "OpenVINO conversion"))
         try:
+            if engine == "openvino_static":
+                texts = shim.__dict__.get("int8_calibration")
+                if not texts:
+                    raise ValueError("int8_engine 'openvino_static' has no calibration texts")
+                batches = calibration_batches(shim, texts)
+                names = openvino_int8._input_names(module)
+                batches = [{k: v for k, v in batch.items() if k in names} for batch in batches]
+                return build(module, calibration=batches)
             return build(module)
         except Exception as err:  # an encoder the exporter cannot trace: torch's int8 still works
             warnings.warn(f"precision int8: the {what} of {type(module).__name__} failed "
@@ -364,7 +420,7 @@ def _plain_base(cls: type) -> type:
 
 
 def _set_shim_precision(shim: Any, precision: str, dtype: torch.dtype = torch.bfloat16,
-                        int8_engine: str = "torch") -> Any:
+                        int8_engine: str = "torch", calibration: Optional[tuple] = None) -> Any:
     """Make ``shim`` compute in ``precision`` (fp32, bf16 or int8, the latter with ``int8_engine``,
     ``torch``, ``onnxruntime`` or ``openvino``) when on the CPU; keeps a ``torch_averages`` patch it has.
     Idempotent; the module and its weights do not change."""
@@ -386,9 +442,14 @@ def _set_shim_precision(shim: Any, precision: str, dtype: torch.dtype = torch.bf
         shim.__dict__.pop("autocast_dtype", None)
     if precision == "int8":
         shim.int8_engine = int8_engine
+        if calibration is not None:
+            shim.int8_calibration = calibration
+        else:
+            shim.__dict__.pop("int8_calibration", None)
         quantized_module(shim)  # now, where the weights are there already
     else:
         shim.__dict__.pop("int8_engine", None)
+        shim.__dict__.pop("int8_calibration", None)
     return shim
 
 
@@ -452,7 +513,7 @@ def _on_gpu() -> bool:
 
 
 def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", quantize_head: bool = False,
-                  save: bool = True) -> str:
+                  save: bool = True, calibration: Optional[Iterable[str]] = None) -> str:
     """Make ``nlp`` predict in ``precision`` (``"fp32"``, ``"bf16"``, ``"int8"`` or ``"auto"``) on
     the CPU, and return the precision it now runs in (``auto`` resolved; ``"fp32"`` where nothing
     could change, with a warning saying why). Calling it again switches; ``"fp32"`` undoes it.
@@ -461,7 +522,12 @@ def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", q
     export quantized per channel, run by ONNX Runtime; the ``onnx`` extra), ``"openvino"`` (an
     OpenVINO model with int8 weights per channel and activations quantized as they come; the
     ``openvino`` extra), ``"torch"`` (torch's dynamic quantization of the ``nn.Linear`` layers), or
-    ``"auto"`` (ONNX Runtime where it is installed, else torch).
+    ``"auto"`` (ONNX Runtime where it is installed, else torch), or ``"openvino_static"`` (OpenVINO
+    with the activations quantized too, their ranges measured on ``calibration``: the fastest engine
+    measured; the ``openvino`` extra).
+    ``calibration`` (``openvino_static`` only): texts like those the pipeline will read (a few hundred
+    sentences of its training data do); kept in ``nlp.meta`` when ``save`` is on, so ``spacy.load``
+    quantizes with them again. Without it, the texts already in ``nlp.meta`` are used.
     ``quantize_head`` (int8 only, for experiments): also quantize the triple_extractor's own PyTorch
     layers as they are now (the head's, and a DGCNN encoder's ``nn.Linear``). The head is built when
     its weights load, after the config's callbacks ran, so this part is not saved: call
@@ -473,9 +539,21 @@ def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", q
     check_int8_engine(int8_engine)
     if not isinstance(quantize_head, bool):
         raise ValueError(f"quantize_head must be true or false, got {quantize_head!r}.")
-    applied = _apply(nlp, requested, quantize_head, int8_engine)
+    static = requested in ("int8", "auto") and int8_engine == "openvino_static"
+    if calibration is not None and not static:
+        raise ValueError("calibration texts are for int8_engine 'openvino_static' only (the other engines quantize "
+                         "the activations as they come): drop calibration or set precision 'int8' (or 'auto') with "
+                         "int8_engine 'openvino_static'.")
+    texts = None
+    if static:
+        texts = check_calibration(calibration) if calibration is not None else saved_calibration(nlp)
+        if texts is None:
+            raise ValueError("int8_engine 'openvino_static' needs calibration texts: set_precision(nlp, 'int8', "
+                             "int8_engine='openvino_static', calibration=texts), with a few hundred sentences like "
+                             "those the pipeline will read (they are saved with the pipeline).")
+    applied = _apply(nlp, requested, quantize_head, int8_engine, texts)
     if save:
-        _record(nlp, requested, int8_engine)
+        _record(nlp, requested, int8_engine, texts)
         if quantize_head and applied == "int8":
             warnings.warn("set_precision: quantize_head is not saved with the pipeline (its head is built as its "
                           "weights load); after spacy.load, call set_precision(nlp, 'int8', quantize_head=True) "
@@ -483,7 +561,8 @@ def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", q
     return applied
 
 
-def _apply(nlp: Language, precision: str, quantize_head: bool, int8_engine: str = "auto") -> str:
+def _apply(nlp: Language, precision: str, quantize_head: bool, int8_engine: str = "auto",
+           calibration: Optional[tuple] = None) -> str:
     transformer = _transformer_shims(nlp, None)
     head = _head_shims(nlp)
     if precision == "auto":
@@ -515,13 +594,22 @@ def _apply(nlp: Language, precision: str, quantize_head: bool, int8_engine: str 
         return "fp32"
     engine = resolve_int8_engine(int8_engine) if transformer else "torch"
     for shim in transformer:
-        _set_shim_precision(shim, "int8", int8_engine=engine)
+        _set_shim_precision(shim, "int8", int8_engine=engine, calibration=calibration)
     for shim in head if quantize_head else []:  # the head's own layers take no HF inputs: torch's int8
         _set_shim_precision(shim, "int8", int8_engine="torch")
     return "int8"
 
 
-def _record(nlp: Language, precision: str, int8_engine: str = "auto") -> None:
+def _record(nlp: Language, precision: str, int8_engine: str = "auto", calibration: Optional[tuple] = None) -> None:
+    ours = dict(nlp.meta.get(META_KEY) or {})
+    if calibration is not None:
+        ours["int8_calibration"] = list(calibration)
+    else:  # another setting: texts kept from an earlier one would only mislead
+        ours.pop("int8_calibration", None)
+    if ours:
+        nlp.meta[META_KEY] = ours
+    else:
+        nlp.meta.pop(META_KEY, None)
     current = nlp.config["nlp"].get("after_pipeline_creation")
     name = current.get("@callbacks") if isinstance(current, dict) else None
     if current is not None and name not in (CALLBACK, "spacy_triples.cpu_autocast.v1"):
@@ -538,13 +626,22 @@ def _record(nlp: Language, precision: str, int8_engine: str = "auto") -> None:
 def make_precision(precision: str = "fp32", int8_engine: str = "auto") -> Callable[[Language], Language]:
     """Registered as ``spacy_triples.precision.v1``, for ``[nlp.after_pipeline_creation]``: the
     pipeline's transformer predicts in ``precision`` (``fp32``, ``bf16``, ``int8`` or ``auto``;
-    ``int8_engine``: ``auto``, ``torch``, ``onnxruntime`` or ``openvino``; see ``set_precision``). The weights
-    load after this runs; int8 quantizes as they load."""
+    ``int8_engine``: ``auto``, ``torch``, ``onnxruntime``, ``openvino`` or ``openvino_static``; see
+    ``set_precision``; ``openvino_static`` takes its calibration texts from the pipeline's meta, where
+    ``set_precision`` saved them). The weights load after this runs; int8 quantizes as they load."""
     check_precision(precision, f"{CALLBACK}: precision")
     check_int8_engine(int8_engine, f"{CALLBACK}: int8_engine")
 
     def after_pipeline_creation(nlp: Language) -> Language:
-        _apply(nlp, precision, False, int8_engine)
+        texts = None
+        if precision in ("int8", "auto") and int8_engine == "openvino_static":
+            texts = saved_calibration(nlp)
+            if texts is None:
+                raise ValueError(f"{CALLBACK}: int8_engine 'openvino_static' needs calibration texts in the pipeline's "
+                                 f"meta.json ({META_KEY}.int8_calibration), and there are none. Load with another "
+                                 "int8_engine, then call set_precision(nlp, 'int8', int8_engine='openvino_static', "
+                                 "calibration=texts) and save the pipeline again.")
+        _apply(nlp, precision, False, int8_engine, texts)
         return nlp
 
     return after_pipeline_creation

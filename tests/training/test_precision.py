@@ -685,3 +685,94 @@ def test_spacy_package_ships_an_int8_pipeline(int8_trained, tmp_path):
     precision, shim_class, triples = json.loads(run.stdout.strip().splitlines()[-1])
     assert (precision, shim_class) == ("int8", "Int8HFShim")
     _assert_same_triples(triples, int8_trained["int8"], 1e-5)
+
+
+# int8 through OpenVINO, quantized statically (activation ranges measured on calibration texts)
+
+
+@needs_openvino
+def test_static_encoder_measures_ranges_on_calibration_and_returns_what_the_module_returns(int8_trained, capsys):
+    nlp = _load_quietly(int8_trained["path"])
+    module = _trf_shim(nlp)._model.eval()
+    ids = torch.tensor([[2, 5, 6, 7, 3, 0], [2, 8, 9, 3, 0, 0]])
+    mask = (ids > 0).long()
+    calibration = [{"input_ids": ids, "attention_mask": mask}, {"input_ids": torch.randint(4, 10, (3, 12))}]
+    encoder = openvino_int8.OpenVinoInt8Encoder(module, calibration=calibration)
+    assert encoder.static and not openvino_int8.OpenVinoInt8Encoder(module).static
+    assert capsys.readouterr().out == ""  # NNCF's progress bars would corrupt `extract -`
+    # the activation scales are fixed from the calibration batches: the same batches give the same
+    # model, other batches (other token ids, so other ranges) another one
+    again = openvino_int8.OpenVinoInt8Encoder(module, calibration=calibration)
+    other = openvino_int8.OpenVinoInt8Encoder(module, calibration=[{"input_ids": torch.randint(10, 30, (4, 20))}])
+    assert torch.equal(again(input_ids=ids, attention_mask=mask)[0], encoder(input_ids=ids, attention_mask=mask)[0])
+    assert not torch.equal(other(input_ids=ids, attention_mask=mask)[0], encoder(input_ids=ids, attention_mask=mask)[0])
+    with torch.no_grad():
+        expected = module(input_ids=ids, attention_mask=mask)
+    found = encoder(input_ids=ids, attention_mask=mask)
+    assert type(found) is type(expected) and list(found.keys()) == list(expected.keys())
+    for key in expected.keys():
+        assert found[key].dtype == torch.float32 and found[key].shape == expected[key].shape
+        assert not torch.equal(found[key], expected[key])  # int8, so not bit-identical ...
+        assert_close(found[key], expected[key], atol=0.15, rtol=0.15)  # ... but close
+    # longer than any calibration batch: the axes stay dynamic; positions never calibrated are clipped
+    # to the measured ranges, so close in direction (cosine per token) rather than in every value
+    longer = torch.randint(4, 10, (2, 30))
+    with torch.no_grad():
+        expected = module(input_ids=longer)[0]
+    found = encoder(input_ids=longer)[0]
+    assert found.shape == expected.shape
+    assert float(torch.nn.functional.cosine_similarity(found, expected, dim=-1).mean()) > 0.95
+    with pytest.raises(ValueError, match="at least one batch"):
+        openvino_int8.OpenVinoInt8Encoder(module, calibration=[])
+    with pytest.raises(TypeError, match="were not exported"):
+        openvino_int8.OpenVinoInt8Encoder(module, calibration=[{"input_ids": ids, "position_ids": ids}])
+
+
+@needs_openvino
+def test_static_int8_predicts_like_float32_saves_its_calibration_and_round_trips(int8_trained, tmp_path):
+    nlp = _load_quietly(int8_trained["path"])
+    assert set_precision(nlp, "int8", int8_engine="openvino_static", calibration=TEXTS) == "int8"
+    shim = _trf_shim(nlp)
+    assert type(shim).__name__ == "Int8HFShim" and shim.int8_engine == "openvino_static"
+    assert shim.int8_calibration == tuple(TEXTS)
+    encoder = quantized_module(shim)
+    assert type(encoder).__name__ == "OpenVinoInt8Encoder" and encoder.static
+    assert all(p.dtype == torch.float32 for p in shim._model.parameters())  # the float module stays
+    found = _triples(nlp)
+    _assert_same_triples(found, int8_trained["fp32"], 0.05)
+    assert nlp.meta["spacy_triples"]["int8_calibration"] == TEXTS
+    nlp.to_disk(tmp_path / "model")
+    nlp2 = _load_quietly(tmp_path / "model")  # the callback finds the texts in meta.json
+    assert nlp2.config["nlp"]["after_pipeline_creation"]["int8_engine"] == "openvino_static"
+    assert _trf_shim(nlp2).int8_calibration == tuple(TEXTS)
+    assert quantized_module(_trf_shim(nlp2)).static
+    _assert_same_triples(_triples(nlp2), found, 1e-5)  # the same weights and texts: the same model
+    clone = pickle.loads(pickle.dumps(nlp2))  # workers (n_process=2) quantize again from the texts
+    _assert_same_triples(_triples(clone), found, 1e-5)
+    # another engine, saved: the texts leave meta.json with it
+    set_precision(nlp2, "int8", int8_engine="torch")
+    assert "spacy_triples" not in nlp2.meta and "int8_calibration" not in _trf_shim(nlp2).__dict__
+    _assert_same_triples(_triples(nlp2), int8_trained["int8"], 1e-5)
+
+
+@needs_openvino
+def test_static_int8_without_calibration_says_what_to_give(int8_trained, tmp_path):
+    nlp = _load_quietly(int8_trained["path"])
+    with pytest.raises(ValueError, match=r"needs calibration texts: set_precision\(nlp, 'int8', int8_engine='openvino_static', calibration=texts\)"):
+        set_precision(nlp, "int8", int8_engine="openvino_static")
+    for bad, message in [("one text", "must be a list of texts"), ([], "is empty"), (["ok", ""], "item 1 is ''"),
+                         (["ok", 3], "item 1 is 3")]:
+        with pytest.raises(ValueError, match=message):
+            set_precision(nlp, "int8", int8_engine="openvino_static", calibration=bad)
+    with pytest.raises(ValueError, match="for int8_engine 'openvino_static' only"):
+        set_precision(nlp, "int8", int8_engine="openvino", calibration=TEXTS)
+    assert type(_trf_shim(nlp)).__name__ == "Int8HFShim" and _trf_shim(nlp).int8_engine == "torch"  # unchanged
+    # a saved config that asks for it, without the texts in meta.json: a clear error at load
+    set_precision(nlp, "int8", int8_engine="openvino_static", calibration=TEXTS)
+    nlp.to_disk(tmp_path / "model")
+    meta = tmp_path / "model" / "meta.json"
+    data = __import__("json").loads(meta.read_text())
+    del data["spacy_triples"]
+    meta.write_text(__import__("json").dumps(data))
+    with pytest.raises(ValueError, match=r"no calibration texts|needs calibration texts in the pipeline's meta.json"):
+        _load_quietly(tmp_path / "model")
