@@ -422,7 +422,8 @@ def _plain_base(cls: type) -> type:
 def _set_shim_precision(shim: Any, precision: str, dtype: torch.dtype = torch.bfloat16,
                         int8_engine: str = "torch", calibration: Optional[tuple] = None) -> Any:
     """Make ``shim`` compute in ``precision`` (fp32, bf16 or int8, the latter with ``int8_engine``,
-    ``torch``, ``onnxruntime`` or ``openvino``) when on the CPU; keeps a ``torch_averages`` patch it has.
+    ``torch``, ``onnxruntime``, ``openvino`` or ``openvino_static``, which quantizes with the
+    ``calibration`` texts) when on the CPU; keeps a ``torch_averages`` patch it has.
     Idempotent; the module and its weights do not change."""
     from . import averages
 
