@@ -533,6 +533,16 @@ def _engine_available(engine):
     return openvino_available()
 
 
+def _assert_int8_output(found, expected, tol):
+    """An int8 encoder's output: the module's output class, its tensors float32 and shaped alike,
+    not bit-identical (int8) but within ``tol``."""
+    assert type(found) is type(expected) and list(found.keys()) == list(expected.keys())
+    for key in expected.keys():
+        assert found[key].dtype == torch.float32 and found[key].shape == expected[key].shape
+        assert not torch.equal(found[key], expected[key])  # int8, so not bit-identical ...
+        assert_close(found[key], expected[key], atol=tol, rtol=tol)  # ... but close
+
+
 @pytest.mark.parametrize("engine,encoder_class", [("onnxruntime", "OnnxInt8Encoder"), ("openvino", "OpenVinoInt8Encoder")])
 def test_exported_encoder_returns_what_the_module_returns(int8_trained, capsys, engine, encoder_class):
     if not _engine_available(engine):
@@ -551,11 +561,7 @@ def test_exported_encoder_returns_what_the_module_returns(int8_trained, capsys, 
     with torch.no_grad():
         expected = module(input_ids=ids, attention_mask=mask)
     found = encoder(input_ids=ids, attention_mask=mask)  # no token_type_ids: zeros, as the module does
-    assert type(found) is type(expected) and list(found.keys()) == list(expected.keys())
-    for key in expected.keys():
-        assert found[key].dtype == torch.float32 and found[key].shape == expected[key].shape
-        assert not torch.equal(found[key], expected[key])  # int8, so not bit-identical ...
-        assert_close(found[key], expected[key], atol=0.1, rtol=0.1)  # ... but close
+    _assert_int8_output(found, expected, 0.1)
     # other shapes than the export's example (batch 2 x 8): the axes are dynamic
     long_ids = torch.randint(4, 10, (3, 40))
     with torch.no_grad():
@@ -709,11 +715,7 @@ def test_static_encoder_measures_ranges_on_calibration_and_returns_what_the_modu
     with torch.no_grad():
         expected = module(input_ids=ids, attention_mask=mask)
     found = encoder(input_ids=ids, attention_mask=mask)
-    assert type(found) is type(expected) and list(found.keys()) == list(expected.keys())
-    for key in expected.keys():
-        assert found[key].dtype == torch.float32 and found[key].shape == expected[key].shape
-        assert not torch.equal(found[key], expected[key])  # int8, so not bit-identical ...
-        assert_close(found[key], expected[key], atol=0.15, rtol=0.15)  # ... but close
+    _assert_int8_output(found, expected, 0.15)
     # longer than any calibration batch: the axes stay dynamic; positions never calibrated are clipped
     # to the measured ranges, so close in direction (cosine per token) rather than in every value
     longer = torch.randint(4, 10, (2, 30))
