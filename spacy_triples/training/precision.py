@@ -281,10 +281,10 @@ def quantized_module(shim: Any) -> Optional[Callable[..., Any]]:
     return cached[1]
 
 
-def calibration_batches(shim: Any, texts: Iterable[str]) -> List[dict]:
-    """``texts`` as the transformer's keyword inputs, ``CALIBRATION_BATCH`` texts a batch, tokenized by
-    the shim's own tokenizer (as spacy-transformers does: special tokens, padded to the longest,
-    truncated to the model's length)."""
+def calibration_batches(shim: Any, texts: Iterable[str], names: Iterable[str]) -> List[dict]:
+    """``texts`` as the transformer's keyword inputs ``names`` (those its module takes),
+    ``CALIBRATION_BATCH`` texts a batch, tokenized by the shim's own tokenizer (as spacy-transformers
+    does: special tokens, padded to the longest, truncated to the model's length)."""
     hf = getattr(shim, "_hfmodel", None)
     tokenizer = getattr(hf, "tokenizer", None)
     if tokenizer is None:
@@ -297,8 +297,7 @@ def calibration_batches(shim: Any, texts: Iterable[str]) -> List[dict]:
     for start in range(0, len(texts), CALIBRATION_BATCH):
         encoded = tokenizer(texts[start:start + CALIBRATION_BATCH], add_special_tokens=True, padding="longest",
                             truncation=True, max_length=limit, return_tensors="pt")
-        batches.append({key: encoded[key] for key in ("input_ids", "attention_mask", "token_type_ids")
-                        if key in encoded})
+        batches.append({key: encoded[key] for key in names if key in encoded})
     return batches
 
 
@@ -313,10 +312,7 @@ def _quantize(module: torch.nn.Module, engine: str, shim: Any) -> Callable[..., 
                 texts = shim.__dict__.get("int8_calibration")
                 if not texts:
                     raise ValueError("int8_engine 'openvino_static' has no calibration texts")
-                batches = calibration_batches(shim, texts)
-                names = openvino_int8._input_names(module)
-                batches = [{k: v for k, v in batch.items() if k in names} for batch in batches]
-                return build(module, calibration=batches)
+                return build(module, calibration=calibration_batches(shim, texts, openvino_int8._input_names(module)))
             return build(module)
         except Exception as err:  # an encoder the exporter cannot trace: torch's int8 still works
             warnings.warn(f"precision int8: the {what} of {type(module).__name__} failed "
