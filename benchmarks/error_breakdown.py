@@ -9,7 +9,9 @@ whose pair is a gold pair, the share with a gold relation. The drop from one lev
 what that step loses. Wrong predicted pairs are split into those of two gold entities (pairing
 errors) and those with a wrong entity; missed gold pairs into those whose two entities were both
 predicted (in other pairs) and those with an entity not found; entity errors into boundary errors
-(a predicted span overlaps the missed gold one, or the reverse) and the rest. Each level is
+(a predicted span overlaps the missed gold one, or the reverse) and the rest. Whole triples are
+also scored by the number of gold triples in a doc (1, 2, ..., "6+"), with the docs of each count
+where nothing at all was predicted. Each level is
 scored twice: on the docs spaCy's ``Corpus`` makes of the corpus file (the dataset's own tokens
 where its spaces are unknown, else the pipeline's tokenizer) and on ``nlp.pipe`` of the plain
 texts (what a user gets). Appends to
@@ -48,10 +50,15 @@ def breakdown(pairs: Iterable[Tuple[Set[Key], Set[Key]]]) -> Dict[str, dict]:
     entity_errors = {"missed_overlapping_a_predicted_span": 0, "missed_nothing_predicted_there": 0,
                      "wrong_overlapping_a_gold_span": 0, "wrong_no_gold_span_there": 0}
 
+    by_count: Dict[str, list] = {}  # gold triples in a doc -> [tp, predicted, gold, docs, docs with nothing predicted]
+
     def tally(name: str, g: set, p: set) -> None:
         counts[name] = [counts[name][0] + len(g & p), counts[name][1] + len(p), counts[name][2] + len(g)]
 
     for gold, pred in pairs:
+        row = by_count.setdefault(str(len(gold)) if len(gold) < 6 else "6+", [0, 0, 0, 0, 0])
+        for i, n in enumerate((len(gold & pred), len(pred), len(gold), 1, int(not pred))):
+            row[i] += n
         for name, key in LEVELS.items():
             tally(name, {key(k) for k in gold}, {key(k) for k in pred})
         g = {LEVELS["subjects"](k) for k in gold} | {LEVELS["objects"](k) for k in gold}
@@ -79,6 +86,10 @@ def breakdown(pairs: Iterable[Tuple[Set[Key], Set[Key]]]) -> Dict[str, dict]:
     out["relation_right_on_gold_pairs"] = {"share": round(100 * relation_right / on_gold_pairs, 2) if on_gold_pairs else 0.0,
                                            "right": relation_right, "predicted_on_gold_pairs": on_gold_pairs}
     out["wrong_pairs"], out["missed_pairs"], out["entity_errors"] = wrong_pairs, missed_pairs, entity_errors
+    out["triples_by_gold_count"] = {
+        count: {**prf(*row[:3]), "tp": row[0], "predicted": row[1], "gold": row[2], "docs": row[3],
+                "docs_nothing_predicted": row[4]}
+        for count, row in sorted(by_count.items(), key=lambda item: (len(item[0]), item[0]))}
     return out
 
 

@@ -29,3 +29,17 @@ def test_nothing_predicted_scores_zero_without_dividing_by_zero():
     out = eb.breakdown([({(0, 1, "r", 2, 3)}, set())])
     assert out["triples"] == {"p": 0.0, "r": 0.0, "f": 0.0, "tp": 0, "predicted": 0, "gold": 1}
     assert out["entity_errors"]["missed_nothing_predicted_there"] == 2
+
+
+def test_triples_are_also_scored_by_the_number_of_gold_triples_in_a_doc():
+    one = ({(0, 1, "r", 2, 3)}, set())  # one gold triple, nothing predicted
+    two = ({(0, 1, "r", 2, 3), (0, 1, "s", 4, 5)}, {(0, 1, "r", 2, 3), (6, 7, "r", 8, 9)})
+    many = ({(i, i + 1, "r", 50, 51) for i in range(7)}, {(0, 1, "r", 50, 51)})
+    none = (set(), {(0, 1, "r", 2, 3)})
+    out = eb.breakdown([one, two, many, none, one])["triples_by_gold_count"]
+    assert list(out) == ["0", "1", "2", "6+"]
+    assert out["1"] == {"p": 0.0, "r": 0.0, "f": 0.0, "tp": 0, "predicted": 0, "gold": 2, "docs": 2,
+                        "docs_nothing_predicted": 2}
+    assert (out["2"]["tp"], out["2"]["predicted"], out["2"]["gold"], out["2"]["f"]) == (1, 2, 2, 50.0)
+    assert (out["6+"]["tp"], out["6+"]["gold"], out["6+"]["docs"], out["6+"]["docs_nothing_predicted"]) == (1, 7, 1, 0)
+    assert (out["0"]["predicted"], out["0"]["gold"], out["0"]["docs_nothing_predicted"]) == (1, 0, 0)
