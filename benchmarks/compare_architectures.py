@@ -28,6 +28,10 @@ DATASETS = {
     "conll04": ("conll04__unified_format__train.CoNLL04.json", "conll04__unified_format__valid.CoNLL04.json",
                 "conll04__unified_format__test.CoNLL04.json"),
     "webnlg": ("webnlg__train_triples.json", "webnlg__val_triples.json", "webnlg__test_triples.json"),
+    # WebNLG with each doc's triple entities listed (convert --entities-from-triples): the
+    # GlobalPointer's mention maps learn them (role-free) and mention_decode reads them
+    "webnlg_entities": ("webnlg_entities__train_triples.json", "webnlg_entities__val_triples.json",
+                        "webnlg_entities__test_triples.json"),
     "webnlg_star": ("webnlg_star__train_triples.json", "webnlg_star__val_triples.json", "webnlg_star__test_triples.json"),
     # Chinese: no test labels are public, so the dev set is scored (and also used for model selection)
     "duie2": ("duie2__duie_train_5000.json", "duie2__duie_dev_2000.json", "duie2__duie_dev_2000.json"),

@@ -30,6 +30,11 @@ FILES = [
     ("lic2019_duie1/train_data_2000.json", "duie", "lic2019_duie1/all_50_schemas"),
     ("lic2019_duie1/dev_data_200.json", "duie", "lic2019_duie1/all_50_schemas"),
 ]
+# WebNLG with its triples' subjects and objects listed as the docs' entities (``convert
+# --entities-from-triples``), so a GlobalPointer's mention maps learn them: written as
+# corpus/converted/webnlg_entities__*.spacy (compare_architectures.py --datasets webnlg_entities)
+VARIANTS = [(f"webnlg/{name}", "casrel", None, "webnlg_entities")
+            for name in ("train_triples.json", "val_triples.json", "test_triples.json")]
 
 
 def main() -> None:
@@ -39,11 +44,13 @@ def main() -> None:
     args = parser.parse_args()
     data, out = Path(args.data), Path(args.output)
     results = []
-    for rel, fmt, schema in FILES:
+    for rel, fmt, schema, variant in [(*f, None) for f in FILES] + VARIANTS:
         start = time.perf_counter()
-        report = convert(str(data / rel), str(out / (rel.replace("/", "__") + ".spacy")), fmt=fmt,
-                         schema=str(data / schema) if schema else None)
-        results.append({"file": rel, "format": fmt, "seconds": round(time.perf_counter() - start, 2), **report.as_dict()})
+        name = f"{variant}__{Path(rel).name}" if variant else rel.replace("/", "__")
+        report = convert(str(data / rel), str(out / (name + ".spacy")), fmt=fmt,
+                         schema=str(data / schema) if schema else None, entities_from_triples=variant is not None)
+        results.append({"file": rel, **({"variant": variant} if variant else {}), "format": fmt,
+                        "seconds": round(time.perf_counter() - start, 2), **report.as_dict()})
     Path(__file__).parent.joinpath("results").mkdir(exist_ok=True)
     payload = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
                "results": results}
@@ -57,7 +64,7 @@ def main() -> None:
         skipped = "; ".join(f"{k.split(' skipped: ', 1)[0]}, {k.split(': ', 1)[1]}: {v}" for k, v in r.items()
                             if k.startswith(("triples skipped", "records skipped", "entities skipped")))
         entities = f"{r['entities read']} / {r['entities written']}" if "entities read" in r else "-"
-        print(f"| {r['file']} | {r['records read']} | {r['docs written']} | {r['triples read']} | {r['triples written']} "
+        print(f"| {r['file']}{' (' + r['variant'] + ')' if 'variant' in r else ''} | {r['records read']} | {r['docs written']} | {r['triples read']} | {r['triples written']} "
               f"| {r['duplicate triples dropped']} | {entities} | {skipped or '-'} | {r['seconds']} |")
 
 

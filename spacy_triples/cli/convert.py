@@ -1,10 +1,11 @@
 """``spacy-triples convert``: a dataset file in any supported format -> a .spacy DocBin with gold triples."""
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Iterator, Optional
 
 import spacy
 import typer
+from spacy.tokens import Doc
 
 from ..convert import READERS, ConversionReport, detect_format, load_schema, write_docbin
 from ._util import Command, app, choice, choices_metavar
@@ -23,8 +24,13 @@ def convert_cli(
     schema: Optional[str] = typer.Option(None, "--schema", help="relation schema (DuIE schema, CasRel rel2id.json, or "
                                          "one name per line): triples with other relations are skipped and counted"),
     strict: bool = typer.Option(False, "--strict", help="make any skipped record or triple an error"),
+    entities_from_triples: bool = typer.Option(
+        False, "--entities-from-triples", help="list the subjects and objects of each doc's triples as its entities "
+        "(doc.spans[\"entities\"], what a GlobalPointer's mention maps learn) where the format lists none (CasRel, "
+        "DuIE, JSONL); docs whose format lists entities keep their own list"),
 ) -> None:
-    report = convert(input, output, format, lang, schema, strict, progress=sys.stderr.isatty())
+    report = convert(input, output, format, lang, schema, strict, progress=sys.stderr.isatty(),
+                     entities_from_triples=entities_from_triples)
     print(report.table())
 
 
@@ -36,15 +42,38 @@ def convert(
     schema: Optional[str] = None,
     strict: bool = False,
     progress: bool = False,
+    entities_from_triples: bool = False,
 ) -> ConversionReport:
-    """Convert a dataset file to a .spacy DocBin; returns the accounting of every record."""
+    """Convert a dataset file to a .spacy DocBin; returns the accounting of every record.
+
+    ``entities_from_triples``: a doc whose format lists no entities gets its triples' subject and
+    object spans as its entity list (``doc.spans["entities"]``, with their types), counted in the
+    report's "entities listed from the triples"; a doc that lists its own keeps them.
+    """
     from ..safe_io import check_output_path
 
     check_output_path(output_path, input_path)
     docs, report = read_dataset(input_path, fmt, lang, schema, strict, progress)
+    if entities_from_triples:
+        docs = list_triple_entities(docs, report)
     write_docbin(docs, Path(output_path))
     report.check()
     return report
+
+
+def list_triple_entities(docs: Iterable[Doc], report: ConversionReport) -> Iterator[Doc]:
+    """Yield ``docs``, each without an entity list given the spans of its triples as one."""
+    from spacy.tokens import Span, SpanGroup
+
+    from ..convert.base import GOLD_ENTITIES_KEY
+
+    for doc in docs:
+        if GOLD_ENTITIES_KEY not in doc.spans:
+            spans = sorted({(span.start, span.end, span.label_) for t in doc._.triples for span in (t.subject, t.object)})
+            doc.spans[GOLD_ENTITIES_KEY] = SpanGroup(doc, name=GOLD_ENTITIES_KEY,
+                                                     spans=[Span(doc, start, end, label=label) for start, end, label in spans])
+            report.notes["entities listed from the triples"] += len(spans)
+        yield doc
 
 
 def read_dataset(input_path, fmt="auto", lang=None, schema=None, strict=False, progress=False):

@@ -197,3 +197,35 @@ def test_stats(tmp_path, capsys):
     _convert(tmp_path, "casrel.json")
     assert main(["stats", str(tmp_path / "casrel.json.spacy"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["triples"] == 4
+
+
+def _listed(doc):
+    return sorted((s.start, s.end, s.label_) for s in doc.spans["entities"]) if "entities" in doc.spans else None
+
+
+def test_entities_from_triples_lists_each_docs_subjects_and_objects_once(tmp_path):
+    report, docs = _convert(tmp_path, "casrel.json", entities_from_triples=True)
+    plain_report, plain = _convert(tmp_path, "casrel.json")
+    assert [_listed(d) for d in plain] == [None, None]  # CasRel lists no entities of its own
+    expected = [sorted({(s.start, s.end, s.label_) for t in d._.triples for s in (t.subject, t.object)}) for d in plain]
+    assert [_listed(d) for d in docs] == expected and all(expected)
+    # an entity in two triples (both docs share one) is listed once; the triples are unchanged
+    assert sum(len(e) for e in expected) < sum(2 * len(d._.triples) for d in plain)
+    assert [_triples(d) for d in docs] == [_triples(d) for d in plain]
+    assert report.as_dict()["entities listed from the triples"] == sum(len(e) for e in expected)
+    assert "entities listed from the triples" not in plain_report.as_dict()
+
+
+def test_entities_from_triples_keeps_a_formats_own_entity_list(tmp_path):
+    # SpERT lists every entity, in a relation or not: that list stays as it is
+    _, docs = _convert(tmp_path, "spert.json", entities_from_triples=True)
+    _, plain = _convert(tmp_path, "spert.json")
+    assert [_listed(d) for d in docs] == [_listed(d) for d in plain] and all(_listed(d) for d in plain)
+
+
+def test_entities_from_triples_on_the_command_line(tmp_path, capsys):
+    out = tmp_path / "listed.spacy"
+    assert main(["convert", str(FIXTURES / "casrel.json"), str(out), "--entities-from-triples"]) == 0
+    assert "entities listed from the triples" in capsys.readouterr().out
+    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
+    assert all(_listed(d) for d in docs)
