@@ -40,8 +40,8 @@ def main():
             xs = [p[x] for p in curve]
             ax.plot(xs, [p["dev"][args.metric] for p in curve], "--", label=f"{label}: dev")
             ax.plot(xs, [p["test"][args.metric] for p in curve], "-o", ms=3, label=f"{label}: test")
-            best = best_point(curve)  # each curve's label a line lower, so labels of nearby points do not overlap
-            if best:
+            best = best_point(curve)
+            if best:  # each curve's label a line lower, so the labels of nearby points do not overlap
                 ax.annotate(f"model-best: test {best['test'][args.metric]}", (best[x], best["test"][args.metric]),
                             textcoords="offset points", xytext=(-60, -25 - 16 * n), arrowprops={"arrowstyle": "->"})
     axes[0].set_xlabel("training minutes (2 CPU cores, dev and test scoring included)")
