@@ -16,8 +16,17 @@ tokenised with MiniLM's tokenizer in batches of 64 in their order, padded to eac
 * ``openvino_int8_gN``: ``openvino_int8.OpenVinoInt8Encoder`` with activations quantized in groups
   of N (``int8_engine="openvino"`` runs N = ``openvino_int8.GROUP_SIZE``);
 * ``openvino_static_int8``: OpenVINO with NNCF's static quantization (activation ranges calibrated
-  on 256 training sentences of the same dataset): not an engine of the package (it needs
-  calibration data at load), measured to see what it would give.
+  on 256 training sentences of the same dataset), what ``int8_engine="openvino_static"`` runs.
+
+On a CPU with native bfloat16 (AMX or AVX512-BF16: ``precision.native_bfloat16``), also:
+
+* ``torch_bf16``: the module under ``torch.autocast("cpu", torch.bfloat16)``, what ``precision="bf16"``
+  runs;
+* ``openvino_bf16``: the float32 model compiled by OpenVINO in bfloat16 (no int8), what
+  ``precision="bf16"`` with ``bf16_engine="openvino"`` runs;
+* ``openvino_int8_g128_bf16`` and ``openvino_static_int8_bf16``: the two int8 engines with the
+  operations that are not int8 products in bfloat16 instead of float32
+  (``OpenVinoInt8Encoder(..., inference_precision="bf16")``).
 
 Distance from float32: the cosine similarity of each real (not padding) token's output vector to
 float32's, mean and minimum. Appends a run (lscpu's model name and flags, the command, the date) to
@@ -91,7 +100,7 @@ def main(argv=None):
 
     from precision_speed import lscpu
     from spacy_triples.training import onnx_int8, openvino_int8
-    from spacy_triples.training.precision import quantize_linear
+    from spacy_triples.training.precision import native_bfloat16, quantize_linear
     from spacy_triples.util import package_folder
 
     torch.set_num_threads(args.threads)
@@ -123,6 +132,21 @@ def main(argv=None):
         for group in [int(g) for g in args.groups.split(",") if g]:
             engines[f"openvino_int8_g{group}"] = hf(openvino_int8.OpenVinoInt8Encoder(module, group_size=group))
         engines["openvino_static_int8"] = _openvino_static(module, dummy, calibration)
+    if native_bfloat16():
+        def autocast(model):
+            def run(batch):
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                    return model(**batch)[0].float()
+            return run
+
+        engines["torch_bf16"] = autocast(module)
+        if openvino_int8.openvino_available():
+            engines["openvino_bf16"] = hf(openvino_int8.OpenVinoInt8Encoder(
+                module, weights="float", inference_precision="bf16"))
+            engines["openvino_int8_g128_bf16"] = hf(openvino_int8.OpenVinoInt8Encoder(
+                module, group_size=128, inference_precision="bf16"))
+            engines["openvino_static_int8_bf16"] = hf(openvino_int8.OpenVinoInt8Encoder(
+                module, calibration=calibration, inference_precision="bf16"))
     reference = [engines["torch_fp32"](b) for b in test]
     masks = [b["attention_mask"].bool() for b in test]
     results = {}

@@ -9,7 +9,9 @@ in the same run as the others, so the ratios compare like with like):
 
 * ``encoder_fp32``: the MiniLM encoder alone (only the ``transformer`` component enabled), float32;
 * ``fp32``, ``bf16``, ``int8``: the whole pipeline in that precision (``spacy_triples.set_precision``;
-  int8 with its default engine, ONNX Runtime where installed);
+  bf16 and int8 with their default engines: OpenVINO for bf16 on a CPU with AMX where it is
+  installed, else torch's autocast; ONNX Runtime for int8 where installed);
+* ``bf16_torch``, ``bf16_openvino``: bf16 with that engine (``bf16_engine="torch"`` / ``"openvino"``);
 * ``int8_torch``, ``int8_onnx``, ``int8_openvino``: int8 with that engine (``int8_engine="torch"`` /
   ``"onnxruntime"`` / ``"openvino"``);
 * ``int8_openvino_static``: ``int8_engine="openvino_static"``, calibrated on the first
@@ -46,7 +48,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's spacy_triples, whichever is ins
 CORPUS = ROOT / "corpus" / "converted"
 TEST_SETS = {"conll04": CORPUS / "conll04__unified_format__test.CoNLL04.json.spacy",
              "webnlg": CORPUS / "webnlg__test_triples.json.spacy"}
-VARIANTS = ("encoder_fp32", "fp32", "bf16", "int8", "int8_torch", "int8_onnx", "int8_openvino", "int8_openvino_static",
+VARIANTS = ("encoder_fp32", "fp32", "bf16", "bf16_torch", "bf16_openvino", "int8", "int8_torch", "int8_onnx", "int8_openvino", "int8_openvino_static",
             "int8_head")
 TRAIN_SETS = {"conll04": CORPUS / "conll04__unified_format__train.CoNLL04.json.spacy",
               "webnlg": CORPUS / "webnlg__train_triples.json.spacy"}
@@ -108,7 +110,8 @@ def child(args) -> dict:
         nlp.select_pipes(enable=["transformer"])
         applied = "fp32"
     else:
-        precision = "int8" if variant.startswith("int8") else variant
+        precision = "int8" if variant.startswith("int8") else "bf16" if variant.startswith("bf16") else variant
+        bf16_engine = {"bf16_torch": "torch", "bf16_openvino": "openvino"}.get(variant, "auto")
         engine = {"int8_torch": "torch", "int8_onnx": "onnxruntime", "int8_openvino": "openvino",
                   "int8_openvino_static": "openvino_static", "int8_head": "torch"}.get(variant, "auto")
         calibration = None
@@ -116,10 +119,11 @@ def child(args) -> dict:
             train_docs = DocBin().from_disk(TRAIN_SETS[args.score.split(",")[0]]).get_docs(spacy.blank("en").vocab)
             calibration = [doc.text for _, doc in zip(range(args.calibration), train_docs)]
         applied = set_precision(nlp, precision, int8_engine=engine, quantize_head=variant == "int8_head", save=False,
-                                calibration=calibration)
+                                calibration=calibration, bf16_engine=bf16_engine)
     load_s = time.perf_counter() - started
     shims = [s for node in nlp.get_pipe("transformer").model.walk() for s in node.shims] if "transformer" in nlp.pipe_names else []
-    engines = sorted({s.__dict__.get("int8_engine") for s in shims if s.__dict__.get("int8_engine")})
+    engines = sorted({s.__dict__.get("int8_engine") or "bf16_" + s.__dict__.get("bf16_engine", "")
+                      for s in shims if s.__dict__.get("int8_engine") or s.__dict__.get("bf16_engine")})
     extractor = nlp.get_pipe("triple_extractor") if "triple_extractor" in nlp.pipe_names else None
     result = {"variant": args.variant, "applied": applied,
               "transformer_max_batch_items": nlp.get_pipe("transformer").cfg.get("max_batch_items")

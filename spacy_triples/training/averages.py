@@ -69,7 +69,7 @@ def __getattr__(name: str) -> type:
         for base in precision.known_shim_classes():
             if base.__name__ == base_name:
                 return _averages_shim_class(base)
-        if base_name.startswith(("CPUAutocast", "Int8")):
+        if base_name.startswith(("CPUAutocast", "Int8", "OpenVinoBf16")):
             return _averages_shim_class(getattr(precision, base_name))
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

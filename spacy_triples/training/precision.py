@@ -7,7 +7,11 @@ how the pipeline's Hugging Face transformer (spacy-transformers' ``HFShim``) com
 - ``fp32``: as PyTorch does by default.
 - ``bf16``: the forward pass under ``torch.autocast("cpu", dtype=torch.bfloat16)``
   (``spacy_triples.cpu_autocast.v1``, below): bfloat16 matrix products where the CPU has them
-  (AVX512-BF16 or AMX), float32 outputs, weights and optimizer.
+  (AVX512-BF16 or AMX), float32 outputs, weights and optimizer. With ``bf16_engine="openvino"``
+  (the ``openvino`` extra; ``auto`` picks it on a CPU with AMX where it is installed) prediction
+  runs a copy of the transformer compiled by OpenVINO in bfloat16 instead
+  (``openvino_int8.OpenVinoInt8Encoder(weights="float", inference_precision="bf16")``), made and
+  renewed like the int8 copy below; training stays float32.
 - ``int8``: an int8 copy of the transformer for prediction, made by ONNX Runtime where it is
   installed (``onnx_int8.OnnxInt8Encoder``: an ONNX export with int8 MatMul weights, one scale per
   output channel), by OpenVINO when asked (``openvino_int8.OpenVinoInt8Encoder``) or else by
@@ -45,11 +49,13 @@ from spacy.language import Language
 AUTOCAST_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 PRECISIONS = ("fp32", "bf16", "int8", "auto")
 INT8_ENGINES = ("auto", "torch", "onnxruntime", "openvino", "openvino_static")
+BF16_ENGINES = ("auto", "torch", "openvino")
 META_KEY = "spacy_triples"  # nlp.meta[META_KEY]["int8_calibration"]: openvino_static's texts
 CALIBRATION_BATCH = 16  # calibration texts tokenized this many at a time
 CALLBACK = "spacy_triples.precision.v1"
 INT8_PREFIX = "Int8"
 AUTOCAST_PREFIX = "CPUAutocast"
+OPENVINO_BF16_PREFIX = "OpenVinoBf16"
 
 
 def check_precision(precision: Any, where: str = "precision") -> str:
@@ -63,6 +69,35 @@ def check_int8_engine(engine: Any, where: str = "int8_engine") -> str:
     """``engine`` if it is one of ``INT8_ENGINES``, else a ValueError that lists them."""
     if not isinstance(engine, str) or engine not in INT8_ENGINES:
         raise ValueError(f"{where} must be one of {', '.join(INT8_ENGINES)}, got {engine!r}.")
+    return engine
+
+
+def check_bf16_engine(engine: Any, where: str = "bf16_engine") -> str:
+    """``engine`` if it is one of ``BF16_ENGINES``, else a ValueError that lists them."""
+    if not isinstance(engine, str) or engine not in BF16_ENGINES:
+        raise ValueError(f"{where} must be one of {', '.join(BF16_ENGINES)}, got {engine!r}.")
+    return engine
+
+
+def choose_bf16_engine(flags: Iterable[str], openvino: bool) -> str:
+    """What ``bf16_engine="auto"`` runs on a CPU with the feature ``flags``: ``"openvino"`` where the
+    CPU has AMX and OpenVINO is installed (``openvino``), else ``"torch"``. On an Intel Xeon with AMX
+    OpenVINO's bfloat16 ran MiniLM about twice as fast as torch's autocast at the same distance from
+    float32 (docs/precision.md); elsewhere it has not been measured, so torch's autocast stays."""
+    return "openvino" if openvino and {f.lower() for f in flags} & AMX_FLAGS else "torch"
+
+
+def resolve_bf16_engine(engine: str) -> str:
+    """The engine ``precision="bf16"`` runs the transformer with: ``auto`` -> ``choose_bf16_engine``
+    on this CPU; ``openvino`` without its package is an error that says what to install."""
+    from .openvino_int8 import openvino_available
+
+    engine = check_bf16_engine(engine)
+    if engine == "auto":
+        return choose_bf16_engine(cpu_flags(), openvino_available())
+    if engine == "openvino" and not openvino_available():
+        raise ValueError("bf16_engine 'openvino' needs OpenVINO: pip install 'spacy-triples[openvino]' "
+                         "(or use bf16_engine 'torch' / 'auto').")
     return engine
 
 
@@ -267,12 +302,14 @@ def quantized_module(shim: Any) -> Optional[Callable[..., Any]]:
     """The int8 copy of ``shim``'s module that prediction uses, made now if it is missing or stale:
     with the shim's ``int8_engine`` (``torch``: ``quantize_linear``; ``onnxruntime``: an
     ``OnnxInt8Encoder``; ``openvino``: an ``OpenVinoInt8Encoder``; the last two fall back to torch
-    with a warning if the export fails). None where
+    with a warning if the export fails), or, for ``bf16_engine="openvino"``, the bfloat16 OpenVINO
+    copy (torch's autocast, with a warning, if the conversion fails). None where
     there is nothing to quantize (a module not built yet, or one on a GPU)."""
     module = shim._model
     if not isinstance(module, torch.nn.Module) or not _on_cpu(module) or not _is_built(module):
         return None
-    engine = shim.__dict__.get("int8_engine", "torch")
+    engine = ("openvino_bf16" if shim.__dict__.get("bf16_engine") == "openvino"
+              else shim.__dict__.get("int8_engine", "torch"))
     key = (_weights_key(module), engine)
     cached = shim.__dict__.get("_int8_cache")
     if cached is None or cached[0] != key:
@@ -301,7 +338,30 @@ def calibration_batches(shim: Any, texts: Iterable[str], names: Iterable[str]) -
     return batches
 
 
+def _autocast_call(module: torch.nn.Module) -> Callable[..., Any]:
+    """``module`` called for prediction (eval mode: no dropout) under CPU bfloat16 autocast, with
+    float32 outputs."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return _float32(module(*args, **kwargs))
+        finally:
+            module.train(was_training)
+    return call
+
+
 def _quantize(module: torch.nn.Module, engine: str, shim: Any) -> Callable[..., Any]:
+    if engine == "openvino_bf16":
+        from . import openvino_int8
+
+        try:
+            return openvino_int8.OpenVinoInt8Encoder(module, weights="float", inference_precision="bf16")
+        except Exception as err:  # an encoder OpenVINO cannot convert: torch's autocast still works
+            warnings.warn(f"precision bf16: the OpenVINO conversion of {type(module).__name__} failed "
+                          f"({type(err).__name__}: {err}); using torch's bfloat16 autocast instead.", stacklevel=3)
+            return _autocast_call(module)
     if engine in ("onnxruntime", "openvino", "openvino_static"):
         from . import onnx_int8, openvino_int8
 
@@ -321,11 +381,12 @@ def _quantize(module: torch.nn.Module, engine: str, shim: Any) -> Callable[..., 
     return quantize_linear(module)
 
 
-def _int8_shim_class(base: type) -> type:
+def _int8_shim_class(base: type, prefix: str = INT8_PREFIX) -> type:
     """A subclass of the shim class ``base`` that predicts with ``quantized_module(self)`` on the
-    CPU. Training (``begin_update``), ``to_bytes`` and everything else use the float32 module."""
-    if base in _INT8_CLASSES:
-        return _INT8_CLASSES[base]
+    CPU. Training (``begin_update``), ``to_bytes`` and everything else use the float32 module.
+    ``prefix`` names it: ``Int8`` for the int8 copies, ``OpenVinoBf16`` for OpenVINO's bfloat16 one."""
+    if (prefix, base) in _INT8_CLASSES:
+        return _INT8_CLASSES[(prefix, base)]
 
     def predict(self, inputs):
         module = quantized_module(self)
@@ -361,16 +422,16 @@ def _int8_shim_class(base: type) -> type:
         state.pop("_int8_cache", None)
         return state
 
-    name = f"{INT8_PREFIX}{base.__name__}"
+    name = f"{prefix}{base.__name__}"
     cls = type(name, (base,), {"predict": predict, "from_bytes": from_bytes, "finish_update": finish_update,
                                "use_params": use_params, "__getstate__": __getstate__,
                                "__module__": __name__, "__qualname__": name})
-    _INT8_CLASSES[base] = cls
+    _INT8_CLASSES[(prefix, base)] = cls
     globals()[name] = cls
     return cls
 
 
-_INT8_CLASSES: dict = {}  # base -> Int8 subclass
+_INT8_CLASSES: dict = {}  # (prefix, base) -> Int8 / OpenVinoBf16 subclass
 
 
 def known_shim_classes() -> List[type]:
@@ -388,7 +449,8 @@ def known_shim_classes() -> List[type]:
 
 def __getattr__(name: str) -> type:
     """Unpickling a patched shim in a fresh process looks its class up here by name."""
-    for prefix, make in ((AUTOCAST_PREFIX, _autocast_shim_class), (INT8_PREFIX, _int8_shim_class)):
+    for prefix, make in ((AUTOCAST_PREFIX, _autocast_shim_class), (INT8_PREFIX, _int8_shim_class),
+                         (OPENVINO_BF16_PREFIX, lambda base: _int8_shim_class(base, OPENVINO_BF16_PREFIX))):
         if name.startswith(prefix):
             for base in known_shim_classes():
                 if name == f"{prefix}{base.__name__}":
@@ -416,16 +478,20 @@ def _plain_base(cls: type) -> type:
 
 
 def _set_shim_precision(shim: Any, precision: str, dtype: torch.dtype = torch.bfloat16,
-                        int8_engine: str = "torch", calibration: Optional[tuple] = None) -> Any:
-    """Make ``shim`` compute in ``precision`` (fp32, bf16 or int8, the latter with ``int8_engine``,
-    ``torch``, ``onnxruntime``, ``openvino`` or ``openvino_static``, which quantizes with the
-    ``calibration`` texts) when on the CPU; keeps a ``torch_averages`` patch it has.
-    Idempotent; the module and its weights do not change."""
+                        int8_engine: str = "torch", calibration: Optional[tuple] = None,
+                        bf16_engine: str = "torch") -> Any:
+    """Make ``shim`` compute in ``precision`` (fp32, bf16 with ``bf16_engine`` ``torch`` or
+    ``openvino``, or int8 with ``int8_engine``, ``torch``, ``onnxruntime``, ``openvino`` or
+    ``openvino_static``, which quantizes with the ``calibration`` texts) when on the CPU; keeps a
+    ``torch_averages`` patch it has. Idempotent; the module and its weights do not change."""
     from . import averages
 
     averaged = type(shim) in set(_averages_classes().values())
     base = _plain_base(type(shim))
-    if precision == "bf16":
+    openvino_bf16 = precision == "bf16" and bf16_engine == "openvino"
+    if openvino_bf16:
+        cls = _int8_shim_class(base, OPENVINO_BF16_PREFIX)
+    elif precision == "bf16":
         cls = _autocast_shim_class(base)
     elif precision == "int8":
         cls = _int8_shim_class(base)
@@ -433,10 +499,15 @@ def _set_shim_precision(shim: Any, precision: str, dtype: torch.dtype = torch.bf
         cls = base
     shim.__class__ = averages._averages_shim_class(cls) if averaged else cls
     shim.__dict__.pop("_int8_cache", None)
-    if precision == "bf16":
+    if precision == "bf16" and not openvino_bf16:
         shim.autocast_dtype = dtype
     else:
         shim.__dict__.pop("autocast_dtype", None)
+    if openvino_bf16:
+        shim.bf16_engine = "openvino"
+        quantized_module(shim)  # converted now, where the weights are there already
+    else:
+        shim.__dict__.pop("bf16_engine", None)
     if precision == "int8":
         shim.int8_engine = int8_engine
         if calibration is not None:
@@ -510,7 +581,7 @@ def _on_gpu() -> bool:
 
 
 def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", quantize_head: bool = False,
-                  save: bool = True, calibration: Optional[Iterable[str]] = None) -> str:
+                  save: bool = True, calibration: Optional[Iterable[str]] = None, bf16_engine: str = "auto") -> str:
     """Make ``nlp`` predict in ``precision`` (``"fp32"``, ``"bf16"``, ``"int8"`` or ``"auto"``) on
     the CPU, and return the precision it now runs in (``auto`` resolved; ``"fp32"`` where nothing
     could change, with a warning saying why). Calling it again switches; ``"fp32"`` undoes it.
@@ -522,6 +593,10 @@ def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", q
     ``"auto"`` (ONNX Runtime where it is installed, else torch), or ``"openvino_static"`` (OpenVINO
     with the activations quantized too, their ranges measured on ``calibration``: the fastest engine
     measured; the ``openvino`` extra).
+    ``bf16_engine`` (bf16 only): ``"torch"`` (the forward pass under torch's CPU autocast, and the
+    pipeline's training with it), ``"openvino"`` (prediction by an OpenVINO copy compiled in
+    bfloat16; the ``openvino`` extra), or ``"auto"``: OpenVINO on a CPU with AMX where it is
+    installed (there about twice torch's speed at the same F1), else torch.
     ``calibration`` (``openvino_static`` only): texts like those the pipeline will read (a few hundred
     sentences of its training data do); kept in ``nlp.meta`` when ``save`` is on, so ``spacy.load``
     quantizes with them again. Without it, the texts already in ``nlp.meta`` are used.
@@ -534,6 +609,7 @@ def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", q
     is saved as ``auto`` and decided again on the machine that loads the pipeline."""
     requested = check_precision(precision)
     check_int8_engine(int8_engine)
+    check_bf16_engine(bf16_engine)
     if not isinstance(quantize_head, bool):
         raise ValueError(f"quantize_head must be true or false, got {quantize_head!r}.")
     static = requested in ("int8", "auto") and int8_engine == "openvino_static"
@@ -548,9 +624,9 @@ def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", q
             raise ValueError("int8_engine 'openvino_static' needs calibration texts: set_precision(nlp, 'int8', "
                              "int8_engine='openvino_static', calibration=texts), with a few hundred sentences like "
                              "those the pipeline will read (they are saved with the pipeline).")
-    applied = _apply(nlp, requested, quantize_head, int8_engine, texts)
+    applied = _apply(nlp, requested, quantize_head, int8_engine, texts, bf16_engine)
     if save:
-        _record(nlp, requested, int8_engine, texts)
+        _record(nlp, requested, int8_engine, texts, bf16_engine)
         if quantize_head and applied == "int8":
             warnings.warn("set_precision: quantize_head is not saved with the pipeline (its head is built as its "
                           "weights load); after spacy.load, call set_precision(nlp, 'int8', quantize_head=True) "
@@ -559,7 +635,7 @@ def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", q
 
 
 def _apply(nlp: Language, precision: str, quantize_head: bool, int8_engine: str = "auto",
-           calibration: Optional[tuple] = None) -> str:
+           calibration: Optional[tuple] = None, bf16_engine: str = "auto") -> str:
     transformer = _transformer_shims(nlp, None)
     head = _head_shims(nlp)
     if precision == "auto":
@@ -576,8 +652,9 @@ def _apply(nlp: Language, precision: str, quantize_head: bool, int8_engine: str 
         if not native_bfloat16():
             warnings.warn("precision bf16: this CPU has no native bfloat16 arithmetic (AVX512-BF16 or AMX); "
                           "torch emulates it, which is usually slower than float32. Use fp32 or int8.", stacklevel=3)
+        engine = resolve_bf16_engine(bf16_engine)
         for shim in transformer:
-            _set_shim_precision(shim, "bf16")
+            _set_shim_precision(shim, "bf16", bf16_engine=engine)
         return "bf16"
     targets = transformer + (head if quantize_head else [])
     if not targets:
@@ -597,7 +674,8 @@ def _apply(nlp: Language, precision: str, quantize_head: bool, int8_engine: str 
     return "int8"
 
 
-def _record(nlp: Language, precision: str, int8_engine: str = "auto", calibration: Optional[tuple] = None) -> None:
+def _record(nlp: Language, precision: str, int8_engine: str = "auto", calibration: Optional[tuple] = None,
+            bf16_engine: str = "auto") -> None:
     ours = dict(nlp.meta.get(META_KEY) or {})
     if calibration is not None:
         ours["int8_calibration"] = list(calibration)
@@ -617,17 +695,22 @@ def _record(nlp: Language, precision: str, int8_engine: str = "auto", calibratio
     setting = {"@callbacks": CALLBACK, "precision": precision}
     if int8_engine != "auto":
         setting["int8_engine"] = int8_engine
+    if bf16_engine != "auto":
+        setting["bf16_engine"] = bf16_engine
     nlp.config["nlp"]["after_pipeline_creation"] = setting
 
 
-def make_precision(precision: str = "fp32", int8_engine: str = "auto") -> Callable[[Language], Language]:
+def make_precision(precision: str = "fp32", int8_engine: str = "auto",
+                   bf16_engine: str = "auto") -> Callable[[Language], Language]:
     """Registered as ``spacy_triples.precision.v1``, for ``[nlp.after_pipeline_creation]``: the
     pipeline's transformer predicts in ``precision`` (``fp32``, ``bf16``, ``int8`` or ``auto``;
-    ``int8_engine``: ``auto``, ``torch``, ``onnxruntime``, ``openvino`` or ``openvino_static``; see
+    ``int8_engine``: ``auto``, ``torch``, ``onnxruntime``, ``openvino`` or ``openvino_static``;
+    ``bf16_engine``: ``auto``, ``torch`` or ``openvino``; see
     ``set_precision``; ``openvino_static`` takes its calibration texts from the pipeline's meta, where
     ``set_precision`` saved them). The weights load after this runs; int8 quantizes as they load."""
     check_precision(precision, f"{CALLBACK}: precision")
     check_int8_engine(int8_engine, f"{CALLBACK}: int8_engine")
+    check_bf16_engine(bf16_engine, f"{CALLBACK}: bf16_engine")
 
     def after_pipeline_creation(nlp: Language) -> Language:
         texts = None
@@ -638,7 +721,7 @@ def make_precision(precision: str = "fp32", int8_engine: str = "auto") -> Callab
                                  f"meta.json ({META_KEY}.int8_calibration), and there are none. Load with another "
                                  "int8_engine, then call set_precision(nlp, 'int8', int8_engine='openvino_static', "
                                  "calibration=texts) and save the pipeline again.")
-        _apply(nlp, precision, False, int8_engine, texts)
+        _apply(nlp, precision, False, int8_engine, texts, bf16_engine)
         return nlp
 
     return after_pipeline_creation

@@ -168,7 +168,8 @@ def test_extract_bf16_finds_the_float32_triples(tiny_bert, tmp_path):
     train(nlp, make_examples(nlp), n_iter=150, learn_rate=0.003)
     nlp.to_disk(tmp_path / "model")
     assert not hasattr(_trf_shim(_load(str(tmp_path / "model"))), "autocast_dtype")
-    assert _trf_shim(_load(str(tmp_path / "model"), bf16=True)).autocast_dtype == torch.bfloat16
+    # --bf16 runs the engine bf16_engine="auto" picks on this CPU (OpenVINO on AMX where installed)
+    assert type(_trf_shim(_load(str(tmp_path / "model"), bf16=True))).__name__ == _bf16_class()
     (tmp_path / "in.txt").write_text("\n".join(" ".join(words) for words, _ in TRAIN_DATA) + "\n")
     found = {}
     for name, extra in (("fp32", []), ("bf16", ["--bf16"])):
@@ -196,6 +197,13 @@ BF16_SCORE_ATOL = 0.03
 TEXTS = [" ".join(words) for words, _ in TRAIN_DATA]
 
 
+def _bf16_class():
+    """The transformer shim's class for precision bf16 with bf16_engine "auto" on this machine."""
+    from spacy_triples.training.precision import resolve_bf16_engine
+
+    return {"torch": "CPUAutocastHFShim", "openvino": "OpenVinoBf16HFShim"}[resolve_bf16_engine("auto")]
+
+
 @pytest.mark.parametrize("flags,expected", [
     ({"fpu", "avx2", "avx512f", "avx512_vnni", "avx512_bf16"}, "int8"),  # Zen 4, Cooper Lake: int8 measured faster
     ({"avx512f", "avx512_bf16"}, "bf16"),  # bfloat16 without int8 dot products
@@ -210,6 +218,19 @@ TEXTS = [" ".join(words) for words, _ in TRAIN_DATA]
 ])
 def test_auto_picks_what_the_cpu_runs_natively(flags, expected):
     assert choose_precision(flags) == expected
+
+
+@pytest.mark.parametrize("flags,openvino,expected", [
+    ({"avx512_vnni", "amx_tile", "amx_bf16", "amx_int8"}, True, "openvino"),  # Sapphire Rapids, measured 2x torch's
+    ({"AMX_BF16"}, True, "openvino"),  # any case
+    ({"avx512_vnni", "amx_tile", "amx_bf16"}, False, "torch"),  # OpenVINO not installed
+    ({"avx512_vnni", "avx512_bf16"}, True, "torch"),  # Zen 4: OpenVINO's bf16 not measured there
+    (set(), True, "torch"),
+])
+def test_auto_bf16_engine_is_openvino_only_on_amx(flags, openvino, expected):
+    from spacy_triples.training.precision import choose_bf16_engine
+
+    assert choose_bf16_engine(flags, openvino) == expected
 
 
 def test_auto_without_a_quantized_engine_stays_float32():
@@ -411,7 +432,7 @@ def test_each_precision_loads_predicts_and_round_trips(int8_trained, precision, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # bf16 warns on a CPU without native bfloat16
         applied = set_precision(nlp, precision)
-    expected_class = {"fp32": "HFShim", "bf16": "CPUAutocastHFShim", "int8": "Int8HFShim"}
+    expected_class = {"fp32": "HFShim", "bf16": _bf16_class(), "int8": "Int8HFShim"}
     assert applied == (auto_precision() if precision == "auto" else precision)
     assert type(_trf_shim(nlp)).__name__ == expected_class[applied]
     found = _triples(nlp)
@@ -493,7 +514,7 @@ def test_extract_and_evaluate_take_precision(int8_trained, tmp_path, capsys):
     path = str(int8_trained["path"])
     assert type(_trf_shim(_load(path))).__name__ == "Int8HFShim"  # its own setting
     assert type(_trf_shim(_load(path, precision="fp32"))).__name__ == "HFShim"
-    assert type(_trf_shim(_load(path, bf16=True))).__name__ == "CPUAutocastHFShim"
+    assert type(_trf_shim(_load(path, bf16=True))).__name__ == _bf16_class()
     with pytest.raises(ValueError, match="conflicts"):
         _load(path, bf16=True, precision="int8")
     (tmp_path / "in.txt").write_text("\n".join(TEXTS) + "\n")
@@ -656,6 +677,88 @@ def test_openvino_engine_without_the_package_says_what_to_install(monkeypatch):
     monkeypatch.setattr(openvino_int8, "openvino_available", lambda: False)
     with pytest.raises(ValueError, match=r"pip install 'spacy-triples\[openvino\]'"):
         precision.resolve_int8_engine("openvino")
+
+
+@needs_openvino
+def test_openvino_bf16_predicts_like_float32_and_round_trips(int8_trained, tmp_path):
+    from spacy_triples.training.precision import OPENVINO_BF16_PREFIX
+
+    nlp = _load_quietly(int8_trained["path"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a CPU without native bfloat16 says so
+        assert set_precision(nlp, "bf16", bf16_engine="openvino") == "bf16"
+    shim = _trf_shim(nlp)
+    assert type(shim).__name__ == f"{OPENVINO_BF16_PREFIX}HFShim" and shim.bf16_engine == "openvino"
+    encoder = quantized_module(shim)
+    assert type(encoder).__name__ == "OpenVinoInt8Encoder" and encoder.weights == "float" and not encoder.static
+    assert not hasattr(shim, "autocast_dtype") and not hasattr(shim, "int8_engine")
+    assert all(p.dtype == torch.float32 for p in shim._model.parameters())  # the float module stays
+    found = _triples(nlp)
+    _assert_same_triples(found, int8_trained["fp32"], BF16_SCORE_ATOL)
+    nlp.to_disk(tmp_path / "model")
+    nlp2 = _load_quietly(tmp_path / "model")
+    setting = nlp2.config["nlp"]["after_pipeline_creation"]
+    assert setting["precision"] == "bf16" and setting["bf16_engine"] == "openvino"
+    assert _trf_shim(nlp2).bf16_engine == "openvino"
+    _assert_same_triples(_triples(nlp2), found, 1e-5)
+    clone = pickle.loads(pickle.dumps(nlp2))  # the compiled copy stays behind and is made again on use
+    assert type(_trf_shim(clone)).__name__ == f"{OPENVINO_BF16_PREFIX}HFShim"
+    _assert_same_triples(_triples(clone), found, 1e-5)
+    # switching to torch's autocast or back to fp32 drops the OpenVINO copy
+    assert set_precision(nlp2, "bf16", bf16_engine="torch", save=False) == "bf16"
+    assert type(_trf_shim(nlp2)).__name__ == "CPUAutocastHFShim" and not hasattr(_trf_shim(nlp2), "bf16_engine")
+    assert set_precision(nlp2, "fp32", save=False) == "fp32"
+    assert type(_trf_shim(nlp2)).__name__ == "HFShim" and "_int8_cache" not in _trf_shim(nlp2).__dict__
+
+
+@needs_openvino
+def test_openvino_bf16_copy_follows_weight_changes(int8_trained):
+    nlp = _load_quietly(int8_trained["path"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        set_precision(nlp, "bf16", bf16_engine="openvino", save=False)
+    shim = _trf_shim(nlp)
+    before = quantized_module(shim)
+    assert quantized_module(shim) is before  # kept while the weights stay
+    with torch.no_grad():
+        next(shim._model.parameters()).add_(0.5)  # an in-place write: torch bumps the version
+    assert quantized_module(shim) is not before
+
+
+@needs_openvino
+def test_failed_openvino_bf16_falls_back_to_torch_autocast(int8_trained, monkeypatch):
+    def fail(module, **kwargs):
+        raise RuntimeError("cannot trace this model")
+
+    monkeypatch.setattr("spacy_triples.training.openvino_int8.OpenVinoInt8Encoder", fail)
+    nlp = _load_quietly(int8_trained["path"])
+    with pytest.warns(UserWarning, match="OpenVINO conversion of .* failed .*cannot trace this model.*bfloat16 autocast"):
+        assert set_precision(nlp, "bf16", bf16_engine="openvino", save=False) == "bf16"
+    _assert_same_triples(_triples(nlp), int8_trained["fp32"], BF16_SCORE_ATOL)
+
+
+def test_bf16_engine_choices_and_what_to_install(monkeypatch):
+    from spacy_triples.training import precision
+
+    for call in (lambda: set_precision(spacy.blank("en"), "bf16", bf16_engine="onnxruntime"),
+                 lambda: make_precision("bf16", bf16_engine=None)):
+        with pytest.raises(ValueError, match="bf16_engine must be one of auto, torch, openvino, got"):
+            call()
+    assert precision.resolve_bf16_engine("torch") == "torch"
+    monkeypatch.setattr(openvino_int8, "openvino_available", lambda: False)
+    assert precision.resolve_bf16_engine("auto") == "torch"
+    with pytest.raises(ValueError, match=r"bf16_engine 'openvino' needs OpenVINO: pip install 'spacy-triples\[openvino\]'"):
+        precision.resolve_bf16_engine("openvino")
+
+
+def test_openvino_encoder_refuses_what_it_cannot_do(int8_trained):
+    module = _trf_shim(_load_quietly(int8_trained["path"]))._model
+    with pytest.raises(ValueError, match="inference_precision must be one of f32, bf16, got 'fp16'"):
+        openvino_int8.OpenVinoInt8Encoder(module, inference_precision="fp16")
+    with pytest.raises(ValueError, match="weights must be one of int8, float, got 'int4'"):
+        openvino_int8.OpenVinoInt8Encoder(module, weights="int4")
+    with pytest.raises(ValueError, match="calibration is for int8 weights"):
+        openvino_int8.OpenVinoInt8Encoder(module, weights="float", calibration=[{"input_ids": torch.ones(1, 4).long()}])
 
 
 @pytest.mark.slow
