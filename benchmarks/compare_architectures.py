@@ -193,6 +193,15 @@ def child_result(cmd, env=None) -> dict:
     return json.loads(lines[-1][len("RESULT "):])
 
 
+def config_path(config: str) -> Path:
+    """``configs/CONFIG.cfg``, or ``config`` itself where it names a ``.cfg`` file (relative to the
+    checkout), e.g. an experiment's config in benchmarks/configs/."""
+    if config.endswith(".cfg"):
+        path = Path(config)
+        return path if path.is_absolute() else ROOT / path
+    return ROOT / "configs" / f"{config}.cfg"
+
+
 def probe_config(config: str, dataset: str, settings, threads: int):
     """Set torch's threads and load ``configs/CONFIG.cfg`` with the dataset's train and dev paths
     and the ``KEY=VALUE`` settings (JSON values), as the probes (batch_memory.py, cpu_autocast.py)
@@ -203,7 +212,7 @@ def probe_config(config: str, dataset: str, settings, threads: int):
     torch.set_num_threads(threads)
     train, dev, _ = (str(CORPUS / f"{name}.spacy") for name in DATASETS[dataset])
     overrides = {"paths.train": train, "paths.dev": dev, **parse_settings(settings)}
-    return util.load_config(ROOT / "configs" / f"{config}.cfg", overrides=overrides, interpolate=False), train, dev
+    return util.load_config(config_path(config), overrides=overrides, interpolate=False), train, dev
 
 
 def probe_batch_size(training) -> int:
@@ -310,7 +319,7 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     overrides.update(parse_settings(settings))
     if train_dev:  # no evaluation on a split the model trains on
         overrides["training.eval_frequency"] = 10 ** 9
-    path = ROOT / "configs" / f"{config}.cfg"
+    path = config_path(config)
     cfg = util.load_config(path, overrides=overrides, interpolate=False)
     if "vectors" in cfg["paths"] and "transformer" not in config and not config.startswith("zh"):
         cfg["paths"]["vectors"] = str(vectors)
@@ -437,7 +446,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", type=float, default=300.0, help="training wall seconds per run")
     parser.add_argument("--datasets", nargs="+", default=["conll04", "webnlg"])
-    parser.add_argument("--configs", nargs="+", default=["dgcnn", "pointer_dgcnn", "gp_transformer", "transformer"])
+    parser.add_argument("--configs", nargs="+", default=["dgcnn", "pointer_dgcnn", "gp_transformer", "transformer"],
+                        help="names in configs/ (without .cfg), or paths of .cfg files (e.g. benchmarks/configs/...)")
     parser.add_argument("--steps", type=int, default=None,
                         help="max training steps (the schedule's length); transformer configs default to --budget "
                              "(about 1 step/s on 2 cores). Training stops at the budget or the steps, whichever comes first")
@@ -476,7 +486,7 @@ def main() -> None:
         if args.seed is not None:
             tag += f"{'-' if tag else ''}seed{args.seed}"
             args.set = [*args.set, f"system.seed={args.seed}"]
-        result = run_one(config, dataset, args.budget, work / f"{dataset}-{config}{'-' + tag if tag else ''}", vectors,
+        result = run_one(config, dataset, args.budget, work / f"{dataset}-{Path(config).stem}{'-' + tag if tag else ''}", vectors,
                          args.threads, args.set, args.steps, tune=args.tune_thresholds, gpu_id=args.gpu_id,
                          train_dev=args.train_dev, curve_file=curve_path(args.curve, args.seed))
         if args.curve:
@@ -515,6 +525,7 @@ def main() -> None:
             else:
                 result = json.loads(lines[-1][len("RESULT "):])
             result["commit"] = commit
+            result["cpu"] = cpu_name()  # lscpu's model name: timings and last-bit float results depend on it
             this_command.append(result)
             payload = add_result(out_file, result, command, machine, seed_summaries(this_command) if args.seeds else [])
             print(json.dumps(result), flush=True)

@@ -12,6 +12,7 @@ from .training.augment import create_entity_swap_augmenter
 from .training.averages import make_torch_averages
 from .training.callbacks import make_chain_callbacks
 from .training.freeze import make_freeze_parameters
+from .training.gazetteer import read_triple_entity_patterns
 from .training.fused_adam import make_fused_adam
 from .training.layerwise import make_layerwise_adam
 from .training.precision import make_cpu_autocast, make_precision
@@ -39,3 +40,4 @@ registry.optimizers.register("spacy_triples.LayerwiseAdam.v1", func=make_layerwi
 registry.optimizers.register("spacy_triples.Adam.v1", func=make_fused_adam)
 registry.augmenters.register("spacy_triples.entity_swap.v1", func=create_entity_swap_augmenter)
 registry.batchers.register("spacy_triples.batch_by_length.v1", func=configure_length_buckets)
+registry.readers.register("spacy_triples.triple_entity_patterns.v1", func=read_triple_entity_patterns)
