@@ -15,8 +15,9 @@ every other occurrence of the same words, entity or not)::
     factory = "entity_ruler"
     phrase_matcher_attr = "ORTH"
 
-    [initialize.components.entity_ruler]
-    patterns = {"@readers": "spacy_triples.triple_entity_patterns.v1", "path": ${paths.train}}
+    [initialize.components.entity_ruler.patterns]
+    @readers = "spacy_triples.triple_entity_patterns.v1"
+    path = ${paths.train}
 
     [training]
     annotating_components = ["entity_ruler"]
