@@ -82,8 +82,9 @@ def check_bf16_engine(engine: Any, where: str = "bf16_engine") -> str:
 def choose_bf16_engine(flags: Iterable[str], openvino: bool) -> str:
     """What ``bf16_engine="auto"`` runs on a CPU with the feature ``flags``: ``"openvino"`` where the
     CPU has AMX and OpenVINO is installed (``openvino``), else ``"torch"``. On an Intel Xeon with AMX
-    OpenVINO's bfloat16 ran MiniLM about twice as fast as torch's autocast at the same distance from
-    float32 (docs/precision.md); elsewhere it has not been measured, so torch's autocast stays."""
+    three pipelines predicted 1.1-1.3x as fast with OpenVINO's bfloat16 as with torch's autocast, at
+    test F1 within 0.15 of float32 (docs/precision.md); elsewhere it has not been measured, so
+    torch's autocast stays."""
     return "openvino" if openvino and {f.lower() for f in flags} & AMX_FLAGS else "torch"
 
 
@@ -596,7 +597,7 @@ def set_precision(nlp: Language, precision: str, *, int8_engine: str = "auto", q
     ``bf16_engine`` (bf16 only): ``"torch"`` (the forward pass under torch's CPU autocast, and the
     pipeline's training with it), ``"openvino"`` (prediction by an OpenVINO copy compiled in
     bfloat16; the ``openvino`` extra), or ``"auto"``: OpenVINO on a CPU with AMX where it is
-    installed (there about twice torch's speed at the same F1), else torch.
+    installed (there 1.1-1.3x torch's speed at the same F1), else torch.
     ``calibration`` (``openvino_static`` only): texts like those the pipeline will read (a few hundred
     sentences of its training data do); kept in ``nlp.meta`` when ``save`` is on, so ``spacy.load``
     quantizes with them again. Without it, the texts already in ``nlp.meta`` are used.

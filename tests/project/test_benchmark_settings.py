@@ -130,3 +130,29 @@ def test_a_benchmark_saves_the_averaged_weights_it_scored_on_dev(tmp_path):
     # exact: the file holds the very arrays that were in use (a copy, no arithmetic)
     assert all((a == b).all() for a, b in zip(loaded, averaged))
     assert any((a != b).any() for a, b in zip(loaded, raw))  # the averages are not the raw weights
+
+
+def test_a_config_is_a_name_in_configs_or_a_cfg_path():
+    assert ca.config_path("gp_transformer") == ROOT / "configs" / "gp_transformer.cfg"
+    experiment = "benchmarks/configs/gp_transformer_gazetteer.cfg"
+    assert ca.config_path(experiment) == ROOT / experiment and ca.config_path(experiment).is_file()
+    assert ca.config_path(str(ROOT / experiment)) == ROOT / experiment
+
+
+def test_the_gazetteer_experiment_is_the_recommended_config_with_a_ruler_the_head_reads():
+    from spacy import util
+
+    config = util.load_config(ca.config_path("benchmarks/configs/gp_transformer_gazetteer.cfg"), interpolate=False)
+    base = util.load_config(ca.config_path("gp_transformer"), interpolate=False)
+    assert config["nlp"]["pipeline"] == ["entity_ruler"] + base["nlp"]["pipeline"]
+    assert config["training"]["annotating_components"] == ["entity_ruler"]  # the ruler marks training docs too
+    features = config["components"]["triple_extractor"]["model"]["tok2vec"]
+    assert features["attrs"] == ["SHAPE", "ORTH", "ENT_IOB"] and len(features["rows"]) == 3
+    patterns = config["initialize"]["components"]["entity_ruler"]["patterns"]
+    assert patterns == {"@readers": "spacy_triples.triple_entity_patterns.v1", "path": "${paths.train}"}
+    # everything else as in configs/gp_transformer.cfg
+    for section in ("transformer",):
+        assert config["components"][section] == base["components"][section]
+    head = dict(config["components"]["triple_extractor"]["model"]); head.pop("tok2vec")
+    base_head = dict(base["components"]["triple_extractor"]["model"]); base_head.pop("tok2vec")
+    assert head == base_head and config["training"]["optimizer"] == base["training"]["optimizer"]
