@@ -146,6 +146,9 @@ def test_the_gazetteer_experiment_is_the_recommended_config_with_a_ruler_the_hea
     base = util.load_config(ca.config_path("gp_transformer"), interpolate=False)
     assert config["nlp"]["pipeline"] == ["entity_ruler"] + base["nlp"]["pipeline"]
     assert config["training"]["annotating_components"] == ["entity_ruler"]  # the ruler marks training docs too
+    # model selection by the triples alone: the ruler's doc.ents scores (0 on gold without ents) stay out
+    weights = config["training"]["score_weights"]
+    assert weights["triples_f"] == 1.0 and all(weights[k] is None for k in ("ents_f", "ents_p", "ents_r"))
     features = config["components"]["triple_extractor"]["model"]["tok2vec"]
     assert features["attrs"] == ["SHAPE", "ORTH", "ENT_IOB"] and len(features["rows"]) == 3
     patterns = config["initialize"]["components"]["entity_ruler"]["patterns"]
