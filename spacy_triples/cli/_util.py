@@ -23,7 +23,8 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 UsageError = sys.modules[typer.BadParameter.__module__].UsageError
 
 PRECISION_CHOICES = ["fp32", "bf16", "int8", "auto"]  # training.precision.PRECISIONS, without importing torch
-PRECISION_HELP = ("how the transformer computes on the CPU: fp32, bf16 (AVX512-BF16 or AMX), int8 (an int8 copy "
+PRECISION_HELP = ("how the transformer computes on the CPU: fp32, bf16 (AVX512-BF16 or AMX; run by OpenVINO on AMX where "
+                  "installed), int8 (an int8 copy "
                   "through ONNX Runtime where installed, else torch's dynamic quantization) or auto (the fastest "
                   "the CPU runs natively); default: the "
                   "pipeline's own setting, fp32 unless its config says otherwise (docs/precision.md)")
