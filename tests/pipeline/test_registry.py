@@ -21,6 +21,7 @@ REGISTRIES = {
     "spacy_callbacks": "callbacks",
     "spacy_augmenters": "augmenters",
     "spacy_batchers": "batchers",
+    "spacy_readers": "readers",
     "thinc_optimizers": "optimizers",
 }
 
