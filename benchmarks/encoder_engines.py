@@ -15,8 +15,8 @@ tokenised with MiniLM's tokenizer in batches of 64 in their order, padded to eac
 * ``onnxruntime_int8``: ``onnx_int8.OnnxInt8Encoder``, what ``int8_engine="onnxruntime"`` runs;
 * ``openvino_int8_gN``: ``openvino_int8.OpenVinoInt8Encoder`` with activations quantized in groups
   of N (``int8_engine="openvino"`` runs N = ``openvino_int8.GROUP_SIZE``);
-* ``openvino_static_int8``: OpenVINO with NNCF's static quantization (activation ranges calibrated
-  on 256 training sentences of the same dataset), what ``int8_engine="openvino_static"`` runs.
+* ``openvino_static_int8``: ``OpenVinoInt8Encoder(module, calibration=...)`` (NNCF's static quantization, ranges calibrated
+  on 256 training sentences of the same dataset): what ``int8_engine="openvino_static"`` runs.
 
 On a CPU with native bfloat16 (AMX or AVX512-BF16: ``precision.native_bfloat16``), also:
 
@@ -59,32 +59,6 @@ def _texts(name: str, limit=None):
     return [doc.text for doc in DocBin().from_disk(CORPUS / name).get_docs(vocab)][:limit]
 
 
-def _openvino_static(module, dummy, calibration):
-    import logging
-
-    import nncf
-    import openvino
-    import torch
-
-    logging.getLogger("nncf").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        converted = openvino.convert_model(module, example_input=dummy)
-        data = nncf.Dataset([{k: v.numpy() for k, v in batch.items()} for batch in calibration])
-        quantized = nncf.quantize(converted, data, model_type=nncf.ModelType.TRANSFORMER,
-                                  subset_size=sum(len(b["input_ids"]) for b in calibration))
-    compiled = openvino.Core().compile_model(quantized, "CPU", {
-        "INFERENCE_NUM_THREADS": torch.get_num_threads(), "INFERENCE_PRECISION_HINT": "f32",
-        "PERFORMANCE_HINT": "LATENCY"})
-
-    def run(batch):
-        request = compiled.create_infer_request()
-        out = request.infer({k: v.numpy() for k, v in batch.items()})
-        return torch.from_numpy(out[compiled.outputs[0]].copy())
-
-    return run
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -117,7 +91,6 @@ def main(argv=None):
 
     test = batches(_texts(test_name, args.limit))
     calibration = batches(_texts(train_name, 256))
-    dummy = {k: v[:2, :8] for k, v in test[0].items()}
 
     def hf(model):
         def run(batch):
@@ -131,7 +104,7 @@ def main(argv=None):
     if openvino_int8.openvino_available():
         for group in [int(g) for g in args.groups.split(",") if g]:
             engines[f"openvino_int8_g{group}"] = hf(openvino_int8.OpenVinoInt8Encoder(module, group_size=group))
-        engines["openvino_static_int8"] = _openvino_static(module, dummy, calibration)
+        engines["openvino_static_int8"] = hf(openvino_int8.OpenVinoInt8Encoder(module, calibration=calibration))
     if native_bfloat16():
         def autocast(model):
             def run(batch):
