@@ -116,3 +116,36 @@ def test_window_sum_gives_each_relation_map_r_times_the_mean_gradient():
 def test_bad_map_reduction_is_refused_with_a_clear_error():
     with pytest.raises(ValueError, match=r"map_reduction must be one of \['mean', 'window_sum'\], got 'sum'"):
         build_global_pointer_v2(None, map_reduction="sum")
+
+
+def test_entity_weight_scales_the_entity_maps_gradient_and_nothing_else(tmp_path):
+    # WebNLG models lose their triples at the entities (docs/webnlg.md): entity_weight leans the
+    # loss towards them without touching the relation pointers' gradient
+    nlp = _fresh(GP2)
+    pipe = nlp.get_pipe("triple_extractor")
+    examples = make_examples(nlp)
+    outputs, _ = pipe.model.begin_update(([eg.predicted for eg in examples], None))
+    attrs = pipe.model.get_ref("output_layer").attrs
+    assert attrs["entity_weight"] == 1.0  # the default: every trained config's loss
+    loss, d_plain = pipe.get_loss(examples, outputs)
+    attrs["entity_weight"] = 3.0
+    loss3, d3 = pipe.get_loss(examples, outputs)
+    assert float(abs(d_plain.entity).max()) > 0
+    assert_close(d3.entity, 3.0 * d_plain.entity, rtol=1e-5, atol=1e-9)
+    assert_close(d3.head, d_plain.head, rtol=0, atol=0)
+    assert_close(d3.tail, d_plain.tail, rtol=0, atol=0)
+    assert loss3 > loss
+    weighted = _fresh(GP2, entity_weight=3.0)
+    weighted.to_disk(tmp_path / "gp")
+    assert spacy.load(tmp_path / "gp").get_pipe("triple_extractor").model.get_ref("output_layer").attrs["entity_weight"] == 3.0
+
+
+def test_entity_weighted_head_still_overfits():
+    nlp, examples = train_head(GP2, DGCNN, model_args={"entity_weight": 3.0})
+    assert nlp.evaluate(examples)["triples_f"] == 1.0
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "2"])
+def test_bad_entity_weight_is_refused_with_a_clear_error(bad):
+    with pytest.raises(ValueError, match="entity_weight must be a number above 0"):
+        build_global_pointer_v2(None, entity_weight=bad)
