@@ -383,12 +383,12 @@ def _quantize(module: torch.nn.Module, engine: str, shim: Any) -> Callable[..., 
     return quantize_linear(module)
 
 
-def _int8_shim_class(base: type, prefix: str = INT8_PREFIX) -> type:
+def _copy_shim_class(base: type, prefix: str = INT8_PREFIX) -> type:
     """A subclass of the shim class ``base`` that predicts with ``quantized_module(self)`` on the
     CPU. Training (``begin_update``), ``to_bytes`` and everything else use the float32 module.
     ``prefix`` names it: ``Int8`` for the int8 copies, ``OpenVinoBf16`` for OpenVINO's bfloat16 one."""
-    if (prefix, base) in _INT8_CLASSES:
-        return _INT8_CLASSES[(prefix, base)]
+    if (prefix, base) in _COPY_SHIM_CLASSES:
+        return _COPY_SHIM_CLASSES[(prefix, base)]
 
     def predict(self, inputs):
         module = quantized_module(self)
@@ -428,12 +428,12 @@ def _int8_shim_class(base: type, prefix: str = INT8_PREFIX) -> type:
     cls = type(name, (base,), {"predict": predict, "from_bytes": from_bytes, "finish_update": finish_update,
                                "use_params": use_params, "__getstate__": __getstate__,
                                "__module__": __name__, "__qualname__": name})
-    _INT8_CLASSES[(prefix, base)] = cls
+    _COPY_SHIM_CLASSES[(prefix, base)] = cls
     globals()[name] = cls
     return cls
 
 
-_INT8_CLASSES: dict = {}  # (prefix, base) -> Int8 / OpenVinoBf16 subclass
+_COPY_SHIM_CLASSES: dict = {}  # (prefix, base) -> Int8 / OpenVinoBf16 subclass
 
 
 def known_shim_classes() -> List[type]:
@@ -451,8 +451,8 @@ def known_shim_classes() -> List[type]:
 
 def __getattr__(name: str) -> type:
     """Unpickling a patched shim in a fresh process looks its class up here by name."""
-    for prefix, make in ((AUTOCAST_PREFIX, _autocast_shim_class), (INT8_PREFIX, _int8_shim_class),
-                         (OPENVINO_BF16_PREFIX, lambda base: _int8_shim_class(base, OPENVINO_BF16_PREFIX))):
+    for prefix, make in ((AUTOCAST_PREFIX, _autocast_shim_class), (INT8_PREFIX, _copy_shim_class),
+                         (OPENVINO_BF16_PREFIX, lambda base: _copy_shim_class(base, OPENVINO_BF16_PREFIX))):
         if name.startswith(prefix):
             for base in known_shim_classes():
                 if name == f"{prefix}{base.__name__}":
@@ -472,7 +472,7 @@ def _averages_classes() -> Dict[type, type]:
 
 def _plain_base(cls: type) -> type:
     """The shim class under any precision or ``torch_averages`` subclass of it."""
-    patched = set(_SHIM_CLASSES.values()) | set(_INT8_CLASSES.values()) | set(_averages_classes().values())
+    patched = set(_SHIM_CLASSES.values()) | set(_COPY_SHIM_CLASSES.values()) | set(_averages_classes().values())
     for klass in cls.__mro__:
         if klass not in patched:
             return klass
@@ -492,11 +492,11 @@ def _set_shim_precision(shim: Any, precision: str, dtype: torch.dtype = torch.bf
     base = _plain_base(type(shim))
     openvino_bf16 = precision == "bf16" and bf16_engine == "openvino"
     if openvino_bf16:
-        cls = _int8_shim_class(base, OPENVINO_BF16_PREFIX)
+        cls = _copy_shim_class(base, OPENVINO_BF16_PREFIX)
     elif precision == "bf16":
         cls = _autocast_shim_class(base)
     elif precision == "int8":
-        cls = _int8_shim_class(base)
+        cls = _copy_shim_class(base)
     else:
         cls = base
     shim.__class__ = averages._averages_shim_class(cls) if averaged else cls
