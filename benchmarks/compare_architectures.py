@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "converted"
@@ -264,6 +265,18 @@ def curve_point(step: int, seconds: float, dev: dict, test: dict) -> dict:
             "test": {k: round(100 * (test.get(k) or 0.0), 2) for k in keys}}
 
 
+def foreign_score_weights(nlp, weights: Dict[str, Optional[float]]) -> List[str]:
+    """The score keys with a weight in the training's selection score that no triple extractor of
+    ``nlp`` writes (another component's own scorer, e.g. an entity_ruler's ``ents_f``): they enter
+    the dev score the harness records and the choice of model-best."""
+    own = set()
+    for name in nlp.pipe_names:
+        meta = nlp.get_pipe_meta(name)
+        if meta.factory == "triple_extractor":
+            own.update(meta.default_score_weights)
+    return sorted(key for key, weight in weights.items() if weight and key not in own)
+
+
 def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, threads: int, settings=(), steps=None,
             on_step=None, tune=False, gpu_id: int = -1, train_dev: bool = False, curve_file: Path = None) -> dict:
     """Train one configuration on one dataset, score its test set. ``on_step(step, phase)`` is
@@ -334,6 +347,11 @@ def run_one(config: str, dataset: str, budget: float, out: Path, vectors: Path, 
     util.fix_random_seed(config_i["training"]["seed"])
     T = registry.resolve(config_i["training"], schema=ConfigSchemaTraining)
     train_corpus, dev_corpus = resolve_dot_names(config_i, [T["train_corpus"], T["dev_corpus"]])
+    foreign = foreign_score_weights(nlp, T["score_weights"])
+    if foreign:
+        print(f"WARNING: the model selection score also weighs {', '.join(foreign)}, which the triple extractor "
+              "does not write: set their weights to null in [training.score_weights] so that model-best and "
+              "the dev score follow the triples alone", file=sys.stderr)
     evaluate = create_evaluation_callback(nlp, dev_corpus, T["score_weights"])
     eval_seconds = [0.0]
     learning_curve = []

@@ -159,3 +159,19 @@ def test_the_gazetteer_experiment_is_the_recommended_config_with_a_ruler_the_hea
     head = dict(config["components"]["triple_extractor"]["model"]); head.pop("tok2vec")
     base_head = dict(base["components"]["triple_extractor"]["model"]); base_head.pop("tok2vec")
     assert head == base_head and config["training"]["optimizer"] == base["training"]["optimizer"]
+
+
+def test_the_harness_names_score_weights_no_triple_extractor_writes():
+    # an entity_ruler's ents_f (0 on gold without ents) entering the selection score halved the
+    # gazetteer runs' printed dev score (stop 54): the harness now names such keys
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler")
+    nlp.add_pipe("triple_extractor")
+    weights = {"triples_f": 0.5, "triples_p": 0.0, "ents_f": 0.5, "ents_p": 0.0, "ents_r": None}
+    assert ca.foreign_score_weights(nlp, weights) == ["ents_f"]
+    assert ca.foreign_score_weights(nlp, {"triples_f": 1.0, "ents_f": None}) == []
+    alone = spacy.blank("en")
+    alone.add_pipe("entity_ruler")  # no triple extractor: every weighted key is foreign
+    assert ca.foreign_score_weights(alone, {"triples_f": 1.0}) == ["triples_f"]
