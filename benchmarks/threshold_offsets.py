@@ -17,8 +17,10 @@ and test splits and appends to benchmarks/results/threshold_offsets.json.
 """
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
+from typing import List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -32,14 +34,28 @@ def parse_offset(text: str):
     return entity, link
 
 
-def main() -> None:
+NEGATIVE_OFFSET = re.compile(r"^-\d*\.?\d+:")
+
+
+def shield_negative_offsets(argv: List[str]) -> List[str]:
+    """argparse reads ``-1:0`` as an unknown option (it only knows plain negative numbers):
+    a leading space keeps an offset with a negative entity part an argument (float() ignores it)."""
+    return [f" {arg}" if NEGATIVE_OFFSET.match(arg) else arg for arg in argv]
+
+
+def parse_args(argv: List[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("models", nargs="+")
     parser.add_argument("--dataset", default="conll04")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--offsets", nargs="+", type=parse_offset, default=[(0.0, 0.0), (2.0, 0.0), (3.0, 0.0),
-                                                                            (4.0, 0.0), (6.0, 0.0)])
-    args = parser.parse_args()
+                                                                            (4.0, 0.0), (6.0, 0.0)],
+                        help="ENTITY:LINK logit offsets; negative ones raise a cut (-1:0, 0:-1)")
+    return parser.parse_args(shield_negative_offsets(argv))
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     import spacy
     import torch
     from spacy.training import Corpus

@@ -175,3 +175,15 @@ def test_the_harness_names_score_weights_no_triple_extractor_writes():
     alone = spacy.blank("en")
     alone.add_pipe("entity_ruler")  # no triple extractor: every weighted key is foreign
     assert ca.foreign_score_weights(alone, {"triples_f": 1.0}) == ["triples_f"]
+
+
+def test_threshold_offsets_takes_negative_offsets():
+    # argparse alone read "-1:0" as an unknown option, so an entity cut could not be raised
+    import threshold_offsets
+
+    args = threshold_offsets.parse_args(["model", "--offsets", "0:0", "-1:0", "0:-1", "-0.5:-2", "--threads", "1"])
+    assert args.offsets == [(0.0, 0.0), (-1.0, 0.0), (0.0, -1.0), (-0.5, -2.0)]
+    assert args.models == ["model"] and args.threads == 1
+    assert threshold_offsets.parse_args(["model"]).offsets[1] == (2.0, 0.0)  # the default, unchanged
+    with pytest.raises(SystemExit):
+        threshold_offsets.parse_args(["model", "--offsets", "-1"])  # not ENTITY:LINK
