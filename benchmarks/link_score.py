@@ -70,8 +70,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     _, dev, test = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])
     # strict (typed) and last-word (WebNLG*'s papers' score) precision, recall and F1
+    # and whole text (TPLinker's "whole_text": the papers' exact-match score on WebNLG and NYT)
     keys = ("triples_strict_p", "triples_strict_r", "triples_strict_f",
-            "triples_last_word_p", "triples_last_word_r", "triples_last_word_f")
+            "triples_last_word_p", "triples_last_word_r", "triples_last_word_f",
+            "triples_text_p", "triples_text_r", "triples_text_f")
     runs = []
     for model in args.models:
         nlp = spacy.load(model)
@@ -109,7 +111,10 @@ def main() -> None:
                                                 for r in runs) / len(runs), 2),
         "test_last_word_f": round(sum(r[str(v)]["at_threshold"]["test"]["triples_last_word_f"] for r in runs) / len(runs), 2),
         "test_last_word_f_tuned_global": round(sum(r[str(v)]["global_threshold_tuned_on_dev"]["test"]["triples_last_word_f"]
-                                                   for r in runs) / len(runs), 2)} for v in values}
+                                                   for r in runs) / len(runs), 2),
+        "test_text_f": round(sum(r[str(v)]["at_threshold"]["test"]["triples_text_f"] for r in runs) / len(runs), 2),
+        "test_text_f_tuned_global": round(sum(r[str(v)]["global_threshold_tuned_on_dev"]["test"]["triples_text_f"]
+                                              for r in runs) / len(runs), 2)} for v in values}
     print(json.dumps({"mean_over_models": summary}))
     ca.append_measurement(args.option, {"mean_over_models": summary, "runs": runs})
 

@@ -307,6 +307,30 @@ def test_last_word_scores_follow_casrel_and_tplinker():
     assert scorer([Example(twice, star_gold)])["triples_last_word_p"] == 1.0
 
 
+def test_whole_text_scores_follow_tplinker_on_webnlg():
+    # TPLinker(-Plus) scores WebNLG and NYT with match_pattern "whole_text": per sentence, the set of
+    # (subject text, relation, object text). Hand-checked on a WebNLG test sentence whose object
+    # occurs twice: the converter places the gold "California" at its first occurrence (the nearest
+    # rule); a model that links the second one is right by text and wrong by span
+    nlp = spacy.blank("en")
+    words = ("Alan Shepard , who was awarded the US Navy Distinguished Service Medal died in California , "
+             "UNK a Smilodon is a fossil from California .").split()
+    gold = make_doc(nlp, words, [(0, 2, "deathPlace", 14, 15)])
+    second = make_doc(nlp, words, [(0, 2, "deathPlace", 23, 24)])
+    scorer = spacy.registry.scorers.get("spacy_triples.triple_scorer.v1")()
+    assert scorer([Example(gold, gold)])["triples_text_f"] == 1.0  # gold against itself
+    scores = scorer([Example(second, gold)])
+    assert scores["triples_text_p"] == scores["triples_text_r"] == 1.0
+    assert scores["triples_f"] == 0.0  # the exact-span score counts the other occurrence as a miss
+    # the whole entity must match: a part of it, another relation, or both occurrences
+    # (one fact by text) are scored as such
+    part = make_doc(nlp, words, [(1, 2, "deathPlace", 14, 15)])
+    assert scorer([Example(part, gold)])["triples_text_f"] == 0.0
+    both = make_doc(nlp, words, [(0, 2, "deathPlace", 14, 15), (0, 2, "deathPlace", 23, 24), (0, 2, "birthPlace", 14, 15)])
+    scores = scorer([Example(both, gold)])
+    assert scores["triples_text_p"] == 0.5 and scores["triples_text_r"] == 1.0
+
+
 def test_predict_before_initialize_is_a_clear_error():
     nlp = spacy.blank("en")
     nlp.add_pipe("triple_extractor")
