@@ -33,6 +33,11 @@ DATASETS = {
     # GlobalPointer's mention maps learn them (role-free) and mention_decode reads them
     "webnlg_entities": ("webnlg_entities__train_triples.json", "webnlg_entities__val_triples.json",
                         "webnlg_entities__test_triples.json"),
+    # WebNLG with every pair of a string triple's occurrences in train and dev (convert
+    # --every-occurrence, TPLinker's training data); the test set is the standard one, so the
+    # whole-text score (triples_text_f, the papers' measure) compares with every other WebNLG record
+    "webnlg_every": ("webnlg_every__train_triples.json", "webnlg_every__val_triples.json",
+                     "webnlg__test_triples.json"),
     "webnlg_star": ("webnlg_star__train_triples.json", "webnlg_star__val_triples.json", "webnlg_star__test_triples.json"),
     # Chinese: no test labels are public, so the dev set is scored (and also used for model selection)
     "duie2": ("duie2__duie_train_5000.json", "duie2__duie_dev_2000.json", "duie2__duie_dev_2000.json"),

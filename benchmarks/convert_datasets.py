@@ -33,8 +33,12 @@ FILES = [
 # WebNLG with its triples' subjects and objects listed as the docs' entities (``convert
 # --entities-from-triples``), so a GlobalPointer's mention maps learn them: written as
 # corpus/converted/webnlg_entities__*.spacy (compare_architectures.py --datasets webnlg_entities)
-VARIANTS = [(f"webnlg/{name}", "casrel", None, "webnlg_entities")
-            for name in ("train_triples.json", "val_triples.json", "test_triples.json")]
+WEBNLG = ("train_triples.json", "val_triples.json", "test_triples.json")
+VARIANTS = [(f"webnlg/{name}", "casrel", None, "webnlg_entities", {"entities_from_triples": True}) for name in WEBNLG]
+# WebNLG with each string triple at every pair of its strings' occurrences (``convert
+# --every-occurrence``, as TPLinker builds its training data), not only the nearest pair:
+# corpus/converted/webnlg_every__*.spacy (compare_architectures.py --datasets webnlg_every)
+VARIANTS += [(f"webnlg/{name}", "casrel", None, "webnlg_every", {"every_occurrence": True}) for name in WEBNLG]
 
 
 def main() -> None:
@@ -44,11 +48,11 @@ def main() -> None:
     args = parser.parse_args()
     data, out = Path(args.data), Path(args.output)
     results = []
-    for rel, fmt, schema, variant in [(*f, None) for f in FILES] + VARIANTS:
+    for rel, fmt, schema, variant, options in [(*f, None, {}) for f in FILES] + VARIANTS:
         start = time.perf_counter()
         name = f"{variant}__{Path(rel).name}" if variant else rel.replace("/", "__")
         report = convert(str(data / rel), str(out / (name + ".spacy")), fmt=fmt,
-                         schema=str(data / schema) if schema else None, entities_from_triples=variant is not None)
+                         schema=str(data / schema) if schema else None, **options)
         results.append({"file": rel, **({"variant": variant} if variant else {}), "format": fmt,
                         "seconds": round(time.perf_counter() - start, 2), **report.as_dict()})
     Path(__file__).parent.joinpath("results").mkdir(exist_ok=True)

@@ -11,6 +11,7 @@ from ..convert import READERS, ConversionReport, detect_format, load_schema, wri
 from ._util import Command, app, choice, choices_metavar
 
 FORMATS = ["auto"] + sorted(READERS)
+STRING_FORMATS = ("casrel", "duie")  # entities given as strings, placed by the converter
 
 
 @app.command("convert", cls=Command, help="convert a dataset file to a .spacy DocBin with gold doc._.triples")
@@ -28,9 +29,13 @@ def convert_cli(
         False, "--entities-from-triples", help="list the subjects and objects of each doc's triples as its entities "
         "(doc.spans[\"entities\"], what a GlobalPointer's mention maps learn) where the format lists none (CasRel, "
         "DuIE, JSONL); docs whose format lists entities keep their own list"),
+    every_occurrence: bool = typer.Option(
+        False, "--every-occurrence", help="formats that give entities as strings (casrel, duie): write a triple at "
+        "every pair of its strings' occurrences (as TPLinker trains), not only the nearest pair; the added rows are "
+        "counted"),
 ) -> None:
     report = convert(input, output, format, lang, schema, strict, progress=sys.stderr.isatty(),
-                     entities_from_triples=entities_from_triples)
+                     entities_from_triples=entities_from_triples, every_occurrence=every_occurrence)
     print(report.table())
 
 
@@ -43,17 +48,20 @@ def convert(
     strict: bool = False,
     progress: bool = False,
     entities_from_triples: bool = False,
+    every_occurrence: bool = False,
 ) -> ConversionReport:
     """Convert a dataset file to a .spacy DocBin; returns the accounting of every record.
 
     ``entities_from_triples``: a doc whose format lists no entities gets its triples' subject and
     object spans as its entity list (``doc.spans["entities"]``, with their types), counted in the
     report's "entities listed from the triples"; a doc that lists its own keeps them.
+    ``every_occurrence`` (formats with string entities: casrel, duie): a string triple is written at
+    every pair of its subject's and object's occurrences instead of the nearest pair.
     """
     from ..safe_io import check_output_path
 
     check_output_path(output_path, input_path)
-    docs, report = read_dataset(input_path, fmt, lang, schema, strict, progress)
+    docs, report = read_dataset(input_path, fmt, lang, schema, strict, progress, every_occurrence)
     if entities_from_triples:
         docs = list_triple_entities(docs, report)
     write_docbin(docs, Path(output_path))
@@ -76,7 +84,7 @@ def list_triple_entities(docs: Iterable[Doc], report: ConversionReport) -> Itera
         yield doc
 
 
-def read_dataset(input_path, fmt="auto", lang=None, schema=None, strict=False, progress=False):
+def read_dataset(input_path, fmt="auto", lang=None, schema=None, strict=False, progress=False, every_occurrence=False):
     """Return (lazy iterator of docs, report) for a dataset file in any supported format."""
     path = Path(input_path)
     if not path.is_file():
@@ -92,7 +100,13 @@ def read_dataset(input_path, fmt="auto", lang=None, schema=None, strict=False, p
     except ImportError as err:
         raise ValueError(f"Unknown --lang '{lang}': give a language code spaCy supports (en, zh, de, ...).") from err
     report = ConversionReport(strict=strict)
-    docs = READERS[fmt](path, nlp, report, schema=load_schema(Path(schema)) if schema else None)
+    options = {}
+    if every_occurrence:
+        if fmt not in STRING_FORMATS:
+            raise ValueError(f"--every-occurrence places entities given as strings; format '{fmt}' gives their "
+                             f"positions. Use it with {' or '.join(STRING_FORMATS)}, or leave it out.")
+        options["every_occurrence"] = True
+    docs = READERS[fmt](path, nlp, report, schema=load_schema(Path(schema)) if schema else None, **options)
     if progress:
         from tqdm import tqdm
 

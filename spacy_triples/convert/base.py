@@ -40,6 +40,7 @@ class ConversionReport:
     triples_written: int = 0
     duplicate_triples_dropped: int = 0
     ambiguous_entities_placed: int = 0
+    occurrence_triples_added: int = 0  # rows beyond the first written for a triple (every occurrence)
     extra_slots_dropped: int = 0
     normalised_matches: int = 0
     accent_folded_matches: int = 0
@@ -82,6 +83,8 @@ class ConversionReport:
         ]
         if self.ambiguous_entities_placed:
             rows.append(("triples placed by the nearest rule (ambiguous entity)", self.ambiguous_entities_placed))
+        if self.occurrence_triples_added:
+            rows.append(("triples added at other occurrences (every occurrence)", self.occurrence_triples_added))
         if self.extra_slots_dropped:
             rows.append(("extra object slots dropped (kept @value)", self.extra_slots_dropped))
         if self.normalised_matches:
@@ -105,12 +108,13 @@ class ConversionReport:
         return "\n".join(f"{name.ljust(width)}  {value:>8}" for name, value in rows)
 
     def check(self) -> None:
-        """Every record is accounted for: written or skipped with a reason."""
+        """Every record is accounted for: written or skipped with a reason (a triple written at several
+        occurrences counts its added rows)."""
         skipped = sum(self.records_skipped.values())
         if self.docs_written + skipped != self.records_read:
             raise RuntimeError(f"Conversion lost records: {self.as_dict()}")
         accounted = self.triples_written + self.duplicate_triples_dropped + sum(self.triples_skipped.values())
-        if accounted != self.triples_read:
+        if accounted != self.triples_read + self.occurrence_triples_added:
             raise RuntimeError(f"Conversion lost triples: {self.as_dict()}")
         if self.entities_written + sum(self.entities_skipped.values()) != self.entities_read:
             raise RuntimeError(f"Conversion lost entities: {self.as_dict()}")
@@ -260,6 +264,14 @@ def place_pair(subjects: Sequence[Tuple[int, int]], objects: Sequence[Tuple[int,
         key=lambda so: (so[0] == so[1], abs(so[0][0] - so[1][0]), so[0], so[1]),
     )
     return best[0], best[1], len(subjects) > 1 or len(objects) > 1
+
+
+def every_pair(subjects: Sequence[Tuple[int, int]], objects: Sequence[Tuple[int, int]]) -> List[Tuple[Tuple[int, int], Tuple[int, int]]]:
+    """Every pair of occurrences (TPLinker's training data places a string triple so): the pairs of
+    distinct spans in text order, or the one shared span where subject and object are the same
+    single string."""
+    pairs = sorted((s, o) for s in subjects for o in objects if s != o)
+    return pairs or [(subjects[0], objects[0])]
 
 
 def store_entities(doc: Doc, entities: Iterable[Tuple[object, object, object]], report: ConversionReport,

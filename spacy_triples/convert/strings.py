@@ -2,7 +2,9 @@
 [[s, r, o]]}, text pre-tokenized with spaces) and DuIE 1.0 / 2.0 JSON lines ({"text", "spo_list"}).
 
 Each entity string is looked up at every token-boundary occurrence; when a string occurs more than
-once, the occurrence pair nearest to each other is taken (``base.place_pair``) and counted.
+once, the occurrence pair nearest to each other is taken (``base.place_pair``) and counted, or with
+``every_occurrence`` every pair of occurrences (``base.every_pair``, as TPLinker builds its training
+data), the added rows counted.
 """
 import unicodedata
 from pathlib import Path
@@ -18,6 +20,7 @@ from .base import (
     UNKNOWN_RELATION,
     ConversionError,
     ConversionReport,
+    every_pair,
     finish_doc,
     folded_occurrences,
     iter_records,
@@ -76,29 +79,38 @@ def _occurrences(doc: Doc, text: str, report: ConversionReport):
     return found, why
 
 
-def _link(doc: Doc, subj: str, rel: str, obj: str, s_label: str, o_label: str, report, where, schema):
+def _link(doc: Doc, subj: str, rel: str, obj: str, s_label: str, o_label: str, report, where, schema,
+          every_occurrence: bool = False) -> List[list]:
+    """The rows of one string triple: the nearest pair of occurrences, or with ``every_occurrence``
+    one row per pair (the added rows counted); [] when it is skipped (counted)."""
     # surrounding whitespace in an entity string is annotation noise (DuIE has " 我为你着迷 ")
     subj, obj = subj.strip(), obj.strip()
     if relation_label(rel) is None:
         report.skip_triple(MISSING_RELATION, where)
-        return None
+        return []
     if schema is not None and rel not in schema:
         report.skip_triple(UNKNOWN_RELATION, where)
-        return None
+        return []
     subjects, why = _occurrences(doc, subj, report)
     if why:
         report.skip_triple(why, where)
-        return None
+        return []
     objects, why = _occurrences(doc, obj, report)
     if why:
         report.skip_triple(why, where)
-        return None
-    (s0, s1), (o0, o1), ambiguous = place_pair(subjects, objects)
-    report.ambiguous_entities_placed += int(ambiguous)
-    return [s0, s1, s_label, rel, o0, o1, o_label, 1.0]
+        return []
+    if every_occurrence:
+        pairs = every_pair(subjects, objects)
+        report.occurrence_triples_added += len(pairs) - 1
+    else:
+        subject, object_, ambiguous = place_pair(subjects, objects)
+        report.ambiguous_entities_placed += int(ambiguous)
+        pairs = [(subject, object_)]
+    return [[s0, s1, s_label, rel, o0, o1, o_label, 1.0] for (s0, s1), (o0, o1) in pairs]
 
 
-def read_casrel(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
+def read_casrel(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None,
+                every_occurrence: bool = False) -> Iterator[Doc]:
     for n, where, record in iter_records(path, report, "record"):
         text = _text(record, where, report, "triple_list")
         if text is None:
@@ -117,9 +129,8 @@ def read_casrel(path: Path, nlp: Language, report: ConversionReport, schema: Opt
                 continue
             subj, rel, obj = triple
             # entity strings use the same spacing as the text; normalise runs of spaces
-            row = _link(doc, " ".join(subj.split()), rel, " ".join(obj.split()), "", "", report, where, schema)
-            if row:
-                rows.append(row)
+            rows += _link(doc, " ".join(subj.split()), rel, " ".join(obj.split()), "", "", report, where, schema,
+                          every_occurrence)
         yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")
 
 
@@ -131,7 +142,8 @@ def _value(slot, report: ConversionReport) -> str:
     return "" if slot is None else str(slot)
 
 
-def read_duie(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None) -> Iterator[Doc]:
+def read_duie(path: Path, nlp: Language, report: ConversionReport, schema: Optional[Set[str]] = None,
+              every_occurrence: bool = False) -> Iterator[Doc]:
     for n, where, record in iter_records(path, report, "line"):
         text = _text(record, where, report, "spo_list")
         if text is None:
@@ -150,8 +162,6 @@ def read_duie(path: Path, nlp: Language, report: ConversionReport, schema: Optio
                 obj_type = obj_type_slot.get("@value", "") if isinstance(obj_type_slot, dict) else str(obj_type_slot or "")
             else:
                 obj_value, obj_type = str(obj), _value(obj_type_slot, report)
-            row = _link(doc, str(spo["subject"]), spo["predicate"], obj_value,
-                        str(spo.get("subject_type") or ""), obj_type, report, where, schema)
-            if row:
-                rows.append(row)
+            rows += _link(doc, str(spo["subject"]), spo["predicate"], obj_value,
+                          str(spo.get("subject_type") or ""), obj_type, report, where, schema, every_occurrence)
         yield finish_doc(doc, rows, report, f"{Path(path).name}:{n}")

@@ -229,3 +229,45 @@ def test_entities_from_triples_on_the_command_line(tmp_path, capsys):
     assert "entities listed from the triples" in capsys.readouterr().out
     docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
     assert all(_listed(d) for d in docs)
+
+
+def test_every_occurrence_writes_a_string_triple_at_each_pair_of_occurrences(tmp_path):
+    """TPLinker places a WebNLG string triple at every pair of its strings' occurrences; the default
+    keeps the nearest pair. The added rows are counted, so the totals still add up."""
+    report, docs = _convert(tmp_path, "casrel.json", every_occurrence=True)
+    _, plain = _convert(tmp_path, "casrel.json")
+    counts = report.as_dict()
+    # "Paris" occurs at tokens 0 and 5: (Paris, country, USA) is written at both; nothing else changes
+    assert sorted((t.subject.start, t.subject.text, t.object.text) for t in docs[1]._.triples) == [
+        (0, "Paris", "USA"), (5, "Paris", "USA"), (5, "Paris , Texas", "USA")]
+    assert [_triples(d) for d in docs[:1]] == [_triples(d) for d in plain[:1]]
+    assert counts["triples added at other occurrences (every occurrence)"] == 1
+    assert counts["triples written"] == 5 and counts["triples read"] == 9
+    assert "triples placed by the nearest rule (ambiguous entity)" not in counts
+    # the whole-text triples (what the papers score) are the same either way
+    texts = lambda ds: [sorted({(t.subject.text, t.relation, t.object.text) for t in d._.triples}) for d in ds]
+    assert texts(docs) == texts(plain)
+
+
+def test_every_occurrence_pairs():
+    from spacy_triples.convert.base import every_pair
+
+    assert every_pair([(0, 1), (5, 6)], [(9, 10)]) == [((0, 1), (9, 10)), ((5, 6), (9, 10))]
+    assert every_pair([(0, 1), (5, 6)], [(0, 1), (5, 6)]) == [((0, 1), (5, 6)), ((5, 6), (0, 1))]
+    assert every_pair([(2, 3)], [(2, 3)]) == [((2, 3), (2, 3))]  # one shared span: kept, as the nearest rule does
+
+
+def test_every_occurrence_in_chinese_and_on_the_command_line(tmp_path, capsys):
+    report, docs = _convert(tmp_path, "duie2.jsonl", every_occurrence=True)
+    _, plain = _convert(tmp_path, "duie2.jsonl")
+    assert sum(len(d._.triples) for d in docs) == sum(len(d._.triples) for d in plain) + report.occurrence_triples_added
+    assert report.occurrence_triples_added >= 1  # 周杰伦 occurs twice in the second doc
+    out = tmp_path / "every.spacy"
+    assert main(["convert", str(FIXTURES / "casrel.json"), str(out), "--every-occurrence"]) == 0
+    assert "triples added at other occurrences" in capsys.readouterr().out
+
+
+def test_every_occurrence_is_refused_where_the_format_gives_positions(tmp_path):
+    with pytest.raises(ValueError, match="--every-occurrence .* casrel or duie"):
+        convert(str(FIXTURES / "spert.json"), str(tmp_path / "x.spacy"), every_occurrence=True)
+    assert not (tmp_path / "x.spacy").exists()
