@@ -20,7 +20,9 @@ and last-word scores (the last for WebNLG*). Appends
 to benchmarks/results/link_score.json (``link_score``) or benchmarks/results/{option}.json.
 """
 import argparse
+import functools
 import json
+import operator
 import sys
 from pathlib import Path
 
@@ -42,6 +44,28 @@ def linkers(nlp, component: str):
     if not found:
         raise SystemExit(f"{component} has no GlobalPointer head: these options apply to spacy_triples.GlobalPointer.v2 only.")
     return found
+
+
+# the summary's means over models: name -> path in a run's record of one value
+SUMMARY = {
+    "dev_strict_f": ("at_threshold", "dev", "triples_strict_f"),
+    "test_strict_f": ("at_threshold", "test", "triples_strict_f"),
+    "dev_strict_f_tuned_global": ("global_threshold_tuned_on_dev", "dev_f_after"),
+    "test_strict_f_tuned_global": ("global_threshold_tuned_on_dev", "test", "triples_strict_f"),
+    "test_last_word_f": ("at_threshold", "test", "triples_last_word_f"),
+    "test_last_word_f_tuned_global": ("global_threshold_tuned_on_dev", "test", "triples_last_word_f"),
+    "test_text_f": ("at_threshold", "test", "triples_text_f"),
+    "test_text_f_tuned_global": ("global_threshold_tuned_on_dev", "test", "triples_text_f"),
+}
+
+
+def summarise(runs: list, values) -> dict:
+    """Each value's ``SUMMARY`` scores, averaged over the runs (one run per model), 2 decimals."""
+    def mean(value, path):
+        found = [functools.reduce(operator.getitem, path, run[str(value)]) for run in runs]
+        return round(sum(found) / len(found), 2)
+
+    return {str(v): {name: mean(v, path) for name, path in SUMMARY.items()} for v in values}
 
 
 def main() -> None:
@@ -102,19 +126,7 @@ def main() -> None:
             run[str(value)] = {"at_threshold": at_threshold, "global_threshold_tuned_on_dev": tuned}
         print(json.dumps(run), flush=True)
         runs.append(run)
-    summary = {str(v): {
-        "dev_strict_f": round(sum(r[str(v)]["at_threshold"]["dev"]["triples_strict_f"] for r in runs) / len(runs), 2),
-        "test_strict_f": round(sum(r[str(v)]["at_threshold"]["test"]["triples_strict_f"] for r in runs) / len(runs), 2),
-        "dev_strict_f_tuned_global": round(sum(r[str(v)]["global_threshold_tuned_on_dev"]["dev_f_after"]
-                                               for r in runs) / len(runs), 2),
-        "test_strict_f_tuned_global": round(sum(r[str(v)]["global_threshold_tuned_on_dev"]["test"]["triples_strict_f"]
-                                                for r in runs) / len(runs), 2),
-        "test_last_word_f": round(sum(r[str(v)]["at_threshold"]["test"]["triples_last_word_f"] for r in runs) / len(runs), 2),
-        "test_last_word_f_tuned_global": round(sum(r[str(v)]["global_threshold_tuned_on_dev"]["test"]["triples_last_word_f"]
-                                                   for r in runs) / len(runs), 2),
-        "test_text_f": round(sum(r[str(v)]["at_threshold"]["test"]["triples_text_f"] for r in runs) / len(runs), 2),
-        "test_text_f_tuned_global": round(sum(r[str(v)]["global_threshold_tuned_on_dev"]["test"]["triples_text_f"]
-                                              for r in runs) / len(runs), 2)} for v in values}
+    summary = summarise(runs, values)
     print(json.dumps({"mean_over_models": summary}))
     ca.append_measurement(args.option, {"mean_over_models": summary, "runs": runs})
 

@@ -187,3 +187,19 @@ def test_threshold_offsets_takes_negative_offsets():
     assert threshold_offsets.parse_args(["model"]).offsets[1] == (2.0, 0.0)  # the default, unchanged
     with pytest.raises(SystemExit):
         threshold_offsets.parse_args(["model", "--offsets", "-1"])  # not ENTITY:LINK
+
+
+def test_link_score_summary_averages_each_score_over_the_models():
+    import link_score
+
+    def run(f):  # one model's record of one value: every score f, the tuned dev f + 1
+        scores = {k: f for k in ("triples_strict_f", "triples_last_word_f", "triples_text_f")}
+        return {"0.5": {"at_threshold": {"dev": scores, "test": scores},
+                        "global_threshold_tuned_on_dev": {"dev_f_after": f + 1, "test": scores}}}
+
+    summary = link_score.summarise([run(60.0), run(70.005)], [0.5])
+    assert set(summary) == {"0.5"} and set(summary["0.5"]) == set(link_score.SUMMARY)
+    assert summary["0.5"]["dev_strict_f_tuned_global"] == 66.0
+    assert all(v == 65.0 for k, v in summary["0.5"].items() if k != "dev_strict_f_tuned_global")
+    with pytest.raises(KeyError):
+        link_score.summarise([run(60.0)], [1])  # a value the runs did not score
