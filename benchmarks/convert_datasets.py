@@ -39,6 +39,9 @@ VARIANTS = [(f"webnlg/{name}", "casrel", None, "webnlg_entities", {"entities_fro
 # --every-occurrence``, as TPLinker builds its training data), not only the nearest pair:
 # corpus/converted/webnlg_every__*.spacy (compare_architectures.py --datasets webnlg_every)
 VARIANTS += [(f"webnlg/{name}", "casrel", None, "webnlg_every", {"every_occurrence": True}) for name in WEBNLG]
+# DuIE 2.0 the same way (Chinese names recur within a sentence): duie2_every__*.spacy
+VARIANTS += [(f"duie2/{name}", "duie", "duie2/duie_schema.json", "duie2_every", {"every_occurrence": True})
+             for name in ("duie_train_5000.json", "duie_dev_2000.json")]
 
 
 def main() -> None:
