@@ -16,7 +16,8 @@ OBAMA = "Barack Obama was born in Honolulu ."
 
 # command -> (positional arguments, options): a dropped or renamed option fails test_help_lists_every_option
 COMMANDS = {
-    "convert": (["input", "output"], ["--format", "--lang", "--schema", "--strict", "--entities-from-triples"]),
+    "convert": (["input", "output"], ["--format", "--lang", "--schema", "--strict", "--entities-from-triples",
+                 "--every-occurrence"]),
     "stats": (["input"], ["--format", "--lang", "--max-wordpieces", "--wordpiece-model", "--json"]),
     "extract": (["model", "input", "output"],
                 ["--input-format", "--batch-size", "--n-process", "--gpu-id", "--max-length", "--show", "--bf16",
