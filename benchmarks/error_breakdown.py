@@ -1,6 +1,7 @@
 """Where a pipeline's triples are lost: entities, their pairing, or the relation (issue 40).
 
     python benchmarks/error_breakdown.py MODEL [--dataset webnlg] [--split test] [--test PATH] [--threads 2]
+    python benchmarks/error_breakdown.py MODEL --split train --sample 703    # how well it fits its own data
 
 Scores MODEL on one split at five levels, each a precision / recall / F1 over character spans:
 the entities that take part in a triple (subject or object, role ignored), subjects, objects,
@@ -14,14 +15,17 @@ also scored by the number of gold triples in a doc (1, 2, ..., "6+"), with the d
 where nothing at all was predicted. Each level is
 scored twice: on the docs spaCy's ``Corpus`` makes of the corpus file (the dataset's own tokens
 where its spaces are unknown, else the pipeline's tokenizer) and on ``nlp.pipe`` of the plain
-texts (what a user gets). Appends to
+texts (what a user gets). ``--split train`` scores a seeded sample of the training file (``--sample``
+docs, the test set's size by default): the same levels on what the model was trained on, so the gap
+to the test split shows whether it fails to fit or to generalise. Appends to
 benchmarks/results/error_breakdown.json.
 """
 import argparse
 import json
+import random
 import sys
 from pathlib import Path
-from typing import Dict, Iterable, Set, Tuple
+from typing import Dict, Iterable, Optional, Set, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -93,11 +97,26 @@ def breakdown(pairs: Iterable[Tuple[Set[Key], Set[Key]]]) -> Dict[str, dict]:
     return out
 
 
+def sample(items: list, n: Optional[int], seed: int = 0) -> list:
+    """``n`` of ``items`` drawn without replacement by a seeded shuffle (all of them, in their order,
+    when ``n`` is None or not below their number): the same seed gives the same sample."""
+    if n is None or n >= len(items):
+        return list(items)
+    if n < 1:
+        raise ValueError(f"--sample must be at least 1, not {n}")
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    return [items[i] for i in sorted(order[:n])]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model")
     parser.add_argument("--dataset", default="webnlg")
-    parser.add_argument("--split", choices=("dev", "test"), default="test")
+    parser.add_argument("--split", choices=("train", "dev", "test"), default="test")
+    parser.add_argument("--sample", type=int, default=None,
+                        help="score this many docs drawn from the split (seeded; default: all, or 703 for train)")
+    parser.add_argument("--seed", type=int, default=0, help="the sample's seed")
     parser.add_argument("--test", help="a corpus file to score instead of the dataset's split")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -109,16 +128,18 @@ def main() -> None:
     from spacy_triples.scorer import triple_keys
 
     torch.set_num_threads(args.threads)
-    _, dev, test = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])
-    path = args.test or (test if args.split == "test" else dev)
+    train, dev, test = (str(ca.CORPUS / f"{name}.spacy") for name in ca.DATASETS[args.dataset])
+    path = args.test or {"train": train, "dev": dev, "test": test}[args.split]
+    n = args.sample if args.sample is not None or args.test or args.split != "train" else 703
     nlp = spacy.load(args.model)
-    examples = list(Corpus(path)(nlp))
+    examples = sample(list(Corpus(path)(nlp)), n, args.seed)
     golds = [triple_keys(eg.reference) for eg in examples]
     on_corpus = list(nlp.pipe([eg.predicted for eg in examples]))
     on_text = list(nlp.pipe([eg.reference.text for eg in examples]))
     differ = sum([t.text for t in a] != [t.text for t in b] for a, b in zip(on_corpus, on_text))
     entry = {
-        "model": args.model, "dataset": args.dataset, "corpus": path, "docs": len(examples),
+        "model": args.model, "dataset": args.dataset, "corpus": path, "split": None if args.test else args.split,
+        "sample": None if n is None else {"docs": n, "seed": args.seed}, "docs": len(examples),
         "docs_tokenized_differently": differ,
         "corpus_docs": breakdown(zip(golds, [triple_keys(d) for d in on_corpus])),
         "text": breakdown(zip(golds, [triple_keys(d) for d in on_text])),

@@ -43,3 +43,16 @@ def test_triples_are_also_scored_by_the_number_of_gold_triples_in_a_doc():
     assert (out["2"]["tp"], out["2"]["predicted"], out["2"]["gold"], out["2"]["f"]) == (1, 2, 2, 50.0)
     assert (out["6+"]["tp"], out["6+"]["gold"], out["6+"]["docs"], out["6+"]["docs_nothing_predicted"]) == (1, 7, 1, 0)
     assert (out["0"]["predicted"], out["0"]["gold"], out["0"]["docs_nothing_predicted"]) == (1, 0, 0)
+
+
+def test_a_training_sample_is_seeded_without_repeats_and_keeps_the_file_order():
+    items = list(range(100))
+    drawn = eb.sample(items, 10, seed=0)
+    assert len(drawn) == len(set(drawn)) == 10 and drawn == sorted(drawn)
+    assert drawn == eb.sample(items, 10, seed=0)  # the same seed, the same docs
+    assert drawn != eb.sample(items, 10, seed=1)
+    assert eb.sample(items, None) == items and eb.sample(items, 500) == items  # all of them
+    import pytest
+
+    with pytest.raises(ValueError, match="--sample"):
+        eb.sample(items, 0)

@@ -16,7 +16,7 @@ from ...glue import head_dims, no_gradient, torch_inputs, tuple_outputs, wrap_to
 from ...losses import MCE_REDUCTIONS, logit, multilabel_categorical_crossentropy, sparse_multilabel_categorical_crossentropy
 from ...triples import TripleRow
 from .. import GoldRows, HeadSettings, TripleHead, build_triple_model
-from .pytorch import LINK_SCORES, RELATION_MAPS, GlobalPointerLinker
+from .pytorch import CONTEXTS, LINK_SCORES, RELATION_MAPS, GlobalPointerLinker
 from .util import make_masks, make_mention_targets, rows_from_links, target_indices
 from .windows import plan_windows, window_token_index
 
@@ -97,6 +97,7 @@ def build_global_pointer_v2(
     map_reduction: str = "mean",
     relation_maps: str = "shared",
     entity_weight: float = 1.0,
+    context: str = "none",
 ) -> Model:
     """Registered as ``spacy_triples.GlobalPointer.v2``: v1 with a prior on its pointers.
 
@@ -140,6 +141,11 @@ def build_global_pointer_v2(
         towards finding the entities, which is where a WebNLG model loses most of its triples
         (docs/webnlg.md); the mention maps keep ``mention_weight``. Training only. 1.0 (the
         default) is the loss every trained config used.
+    context: ``"none"`` (the default): the pointers read the tok2vec's vectors as they are.
+        ``"bilstm"``: a residual BiLSTM (width / 2 units each way, its output projection starting
+        at zero, learning at the head's rate) runs over each window first, so features that the
+        tok2vec adds per token (``spacy_triples.TokenFeatures.v1``'s shape and cased text) reach
+        their neighbours before the pointers read them.
     Other arguments as in v1.
     """
     # validates the window settings now rather than at the first batch
@@ -160,6 +166,8 @@ def build_global_pointer_v2(
         raise ValueError(f"GlobalPointer map_reduction must be one of {list(MCE_REDUCTIONS)}, got {map_reduction!r}")
     if relation_maps not in RELATION_MAPS:
         raise ValueError(f"GlobalPointer relation_maps must be one of {list(RELATION_MAPS)}, got {relation_maps!r}")
+    if context not in CONTEXTS:
+        raise ValueError(f"GlobalPointer context must be one of {list(CONTEXTS)}, got {context!r}")
     if relation_maps == "diagonal" and head_size % 2:
         raise ValueError(f"GlobalPointer relation_maps = 'diagonal' needs an even head_size, got {head_size}")
     if mention_decode > 0 and mention_weight == 0:
@@ -184,6 +192,7 @@ def build_global_pointer_v2(
             "map_reduction": map_reduction,
             "relation_maps": relation_maps,
             "entity_weight": float(entity_weight),
+            "context": context,
             "mixed_precision": mixed_precision,
             "grad_scaler_config": dict(grad_scaler_config or {}),
             "n_entity_types": 1,
@@ -270,7 +279,7 @@ def _output_init(model: Model, X: Optional[Tuple[List[Floats2d], Any]] = None, Y
         entity_prior=a.get("entity_prior", 0.0), relation_prior=a.get("relation_prior", 0.0),
         link_score=a.get("link_score", "min"), mention_types=a["n_entity_types"] if a.get("mention_weight", 0.0) > 0 else 0,
         mention_decode=a.get("mention_decode", 0.0) if a.get("mentions_listed", True) else 0.0,
-        relation_maps=a.get("relation_maps", "shared"),
+        relation_maps=a.get("relation_maps", "shared"), context=a.get("context", "none"),
     )
     model.layers.clear()
     model.layers.append(wrap_torch(module, _convert_inputs, tuple_outputs, a["mixed_precision"], a["grad_scaler_config"]))

@@ -163,6 +163,34 @@ def best_per_window(window: torch.Tensor, score: torch.Tensor, caps: torch.Tenso
 
 LINK_SCORES = ("min", "mean", "max")
 RELATION_MAPS = ("shared", "diagonal")
+CONTEXTS = ("none", "bilstm")
+
+
+class ResidualBiLSTM(nn.Module):
+    """x + P(BiLSTM(x)) over each window's own tokens (padding neither read nor written), with the
+    output projection P starting at zero: a fresh layer passes its input through unchanged, so a
+    head with it starts as the head without it and learns how much context to add. Each direction
+    has width // 2 units; the output has the input's width."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        hidden = max(1, width // 2)
+        self.lstm = nn.LSTM(width, hidden, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(2 * hidden, width)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
+        n, width = x.shape[0], x.shape[1]
+        if n == 0 or width == 0:
+            return x
+        if lengths is None:
+            lengths = torch.full((n,), width, dtype=torch.long)
+        lengths = lengths.to("cpu", torch.long).clamp(min=1)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        y, _ = self.lstm(packed)
+        y, _ = nn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=width)
+        return x + self.out(y)
 
 
 def link_scores(head: torch.Tensor, tail: torch.Tensor, entities: torch.Tensor, rule: str = "min") -> torch.Tensor:
@@ -223,8 +251,11 @@ class GlobalPointerLinker(nn.Module):
         mention_types: int = 0,
         mention_decode: float = 0.0,
         relation_maps: str = "shared",
+        context: str = "none",
     ):
         super().__init__()
+        if context not in CONTEXTS:
+            raise ValueError(f"GlobalPointer context must be one of {list(CONTEXTS)}, got {context!r}")
         if relation_maps not in RELATION_MAPS:
             raise ValueError(f"GlobalPointer relation_maps must be one of {list(RELATION_MAPS)}, got {relation_maps!r}")
         if link_score not in LINK_SCORES:
@@ -255,9 +286,17 @@ class GlobalPointerLinker(nn.Module):
             if prior:
                 with torch.no_grad():
                     pointer.bias.bias.add_(prior)
+        # "bilstm": the features pass a residual BiLSTM before every pointer, so the token-level
+        # features beside the encoder (shape, cased text) reach their neighbours. Built last, so
+        # the pointers' initial weights are those of the same seed without it
+        self.context = ResidualBiLSTM(width) if context == "bilstm" else None
 
-    def scores(self, x: torch.Tensor, is_train: bool = False):
-        x = F.dropout(x, self.dropout, training=is_train)
+    def contextualise(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The features the pointers read: x itself, or x through the residual BiLSTM."""
+        return x if self.context is None else self.context(x, lengths)
+
+    def scores(self, x: torch.Tensor, is_train: bool = False, lengths: Optional[torch.Tensor] = None):
+        x = self.contextualise(F.dropout(x, self.dropout, training=is_train), lengths)
         return self.entity(x).float(), self.head(x).float(), self.tail(x).float()
 
     def forward(
@@ -270,7 +309,7 @@ class GlobalPointerLinker(nn.Module):
         is_train: bool = False,
     ) -> Tuple[torch.Tensor, ...]:
         if threshold is None:
-            return self.scores(x, is_train)
+            return self.scores(x, is_train, lengths)
         return self.link(x, lengths, threshold, max_span_length, max_chunk_elements)
 
     def link(self, x: torch.Tensor, lengths: torch.Tensor, cut: float, max_span_length: int,
@@ -285,6 +324,7 @@ class GlobalPointerLinker(nn.Module):
         index (k, 8) of (window, subject first, subject last, subject type, relation,
         object first, object last, object type), window-relative, and the triples' logits (k,).
         """
+        x = self.contextualise(x, lengths)
         n, width = x.shape[0], x.shape[1]
         types = self.n_entity_types
         cap = int(entity_caps(lengths).max()) if n else 0
