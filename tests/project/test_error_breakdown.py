@@ -1,6 +1,8 @@
 """benchmarks/error_breakdown.py: where a pipeline's triples are lost, level by level."""
 import sys
 
+import pytest
+
 from ..util import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -52,7 +54,5 @@ def test_a_training_sample_is_seeded_without_repeats_and_keeps_the_file_order():
     assert drawn == eb.sample(items, 10, seed=0)  # the same seed, the same docs
     assert drawn != eb.sample(items, 10, seed=1)
     assert eb.sample(items, None) == items and eb.sample(items, 500) == items  # all of them
-    import pytest
-
     with pytest.raises(ValueError, match="--sample"):
         eb.sample(items, 0)
