@@ -39,8 +39,10 @@ def main():
         label = args.labels[n] if args.labels else f"{data['dataset']} {data['config'].split(' ')[0]} seed {data.get('seed')}"
         for ax, x in zip(axes, ("minutes", "step")):
             xs = [p[x] for p in curve]
-            ax.plot(xs, [p["dev"][args.metric] for p in curve], "--", label=f"{label}: dev")
-            ax.plot(xs, [p["test"][args.metric] for p in curve], "-o", ms=3, label=f"{label}: test")
+            # one colour per curve file (dev dashed, test solid), so ten files never share one
+            color = f"C{n % 10}"
+            ax.plot(xs, [p["dev"][args.metric] for p in curve], "--", color=color, label=f"{label}: dev")
+            ax.plot(xs, [p["test"][args.metric] for p in curve], "-o", ms=3, color=color, label=f"{label}: test")
             best = best_point(curve)
             if best and x == "minutes":  # a star only: the step panel carries the labels (text from
                 # curves of different lengths would cross here)
