@@ -35,10 +35,10 @@ def test_the_context_reads_and_writes_only_a_windows_own_tokens():
     y, y_padded = layer(x), layer(padded, torch.tensor([4]))
     assert_close(y_padded[:, :4], y, rtol=1e-5, atol=1e-5)  # the padding is not read
     assert_close(y_padded[:, 4:], padded[:, 4:], rtol=0, atol=0)  # nor written
-    assert not torch.allclose(y, x)  # and the window's tokens do see their neighbours
+    assert not torch.allclose(y, x, rtol=0, atol=1e-4)  # and the window's tokens do see their neighbours
     moved = x.clone()
     moved[0, 3] += 1.0
-    assert not torch.allclose(layer(moved)[0, 0], y[0, 0])  # the first token reads the last
+    assert not torch.allclose(layer(moved)[0, 0], y[0, 0], rtol=0, atol=1e-4)  # the first token reads the last
 
 
 def test_the_context_layer_trains_to_f1_1_and_survives_a_round_trip(tmp_path):
